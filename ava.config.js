@@ -1,0 +1,15 @@
+// ava runs the TypeScript tests directly: Node 24 strips the types (tsc checks them first in npm test).
+export default {
+  files: [
+    'app/**/*.test.ts',
+    'functions/**/*.test.ts',
+    'stack/**/*.test.ts',
+    'playground/**/*.test.ts',
+    'grafana/**/*.test.ts',
+    'test/**/*.test.ts',
+  ],
+  extensions: { ts: 'module' },
+  nodeArguments: ['--no-warnings=ExperimentalWarning'],
+  timeout: '3m',
+  workerThreads: false,
+};

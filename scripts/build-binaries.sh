@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Builds the Kubernetes, etcd, Prometheus and Alertmanager binaries the tests and playground run, from their Go modules, cached by version.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-v1.35.4}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+KSM_VERSION="${KSM_VERSION:-v2.17.0}"
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
+ALERTMANAGER_VERSION="${ALERTMANAGER_VERSION:-v0.35.0}"
+
+CACHE_ROOT="${SELFHEAL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/selfheal}"
+BIN_DIR="$CACHE_ROOT/bin"
+WORK_DIR="$CACHE_ROOT/build"
+
+say() { printf '[build-binaries %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
+    die "Go is not installed (no 'go' on PATH nor /usr/local/go/bin/go). Install Go 1.25+ or set KUBEBUILDER_ASSETS to a folder with etcd, kube-apiserver and kubectl."
+  fi
+fi
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+
+mkdir -p "$BIN_DIR" "$WORK_DIR"
+
+# Runs a long command while printing a heartbeat, so a cold build never looks hung.
+with_progress() {
+  local label="$1"; shift
+  local started=$SECONDS log="$WORK_DIR/$label.log"
+  "$@" >"$log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 20
+    kill -0 "$pid" 2>/dev/null && say "$label: still building ($((SECONDS - started))s)"
+  done
+  if ! wait "$pid"; then
+    tail -n 40 "$log" >&2
+    die "$label failed after $((SECONDS - started))s; full log: $log"
+  fi
+  say "$label: done in $((SECONDS - started))s"
+}
+
+have_all() { local dir="$1"; shift; for b in "$@"; do [ -x "$dir/$b" ] || return 1; done; }
+
+# A wrapper module that requires `module@version` and builds `packages` into `out`.
+build_module() {
+  local label="$1" module="$2" version="$3" out="$4"; shift 4
+  local dir="$WORK_DIR/$label-$version"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (
+    cd "$dir"
+    go mod init "selfheal.local/build/$label" >/dev/null 2>&1
+    go mod edit -require="$module@$version"
+    if [ -n "${EXTRA_REPLACES:-}" ]; then eval "$EXTRA_REPLACES"; fi
+    printf 'package tools\n\nimport (\n' >tools.go
+    for p in "$@"; do printf '\t_ "%s"\n' "$p" >>tools.go; done
+    printf ')\n' >>tools.go
+    sed -i '1i //go:build tools' tools.go
+    go mod tidy -e
+    mkdir -p "$out.tmp"
+    go build -trimpath -ldflags="-s -w ${LDFLAGS:-}" -o "$out.tmp/" "$@"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+  )
+}
+
+kubernetes() {
+  local out="$BIN_DIR/kubernetes-$K8S_VERSION"
+  if have_all "$out" kube-apiserver kube-controller-manager kube-scheduler kubectl; then say "kubernetes $K8S_VERSION: cached"; return; fi
+  say "kubernetes $K8S_VERSION: cold build (15-25 min on 2 cores)"
+  local info gomod
+  info=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION")
+  gomod=$(printf '%s' "$info" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  local minor="${K8S_VERSION#v1.}"; minor="v0.${minor}"
+  # The kubernetes go.mod replaces its staging modules with local paths; point them at the published versions instead.
+  local replaces=""
+  for m in $(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
+    replaces+="go mod edit -replace=$m=$m@$minor;"
+  done
+  local godebug; godebug=$(sed -n '/^godebug/,/^)/p' "$gomod")
+  local ver="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${K8S_VERSION#v1.}"
+  EXTRA_REPLACES="$replaces printf '%s\n' \"$godebug\" >>go.mod;" LDFLAGS="$ver" \
+    with_progress kubernetes build_module kubernetes k8s.io/kubernetes "$K8S_VERSION" "$out" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+
+etcd() {
+  local out="$BIN_DIR/etcd-$ETCD_VERSION"
+  if have_all "$out" etcd; then say "etcd $ETCD_VERSION: cached"; return; fi
+  say "etcd $ETCD_VERSION: cold build"
+  local dir="$WORK_DIR/etcd-$ETCD_VERSION"
+  rm -rf "$dir" && mkdir -p "$dir/etcd"
+  cat >"$dir/etcd/main.go" <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  build_etcd() {
+    cd "$dir" && go mod init selfheal.local/build/etcd && go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" &&
+      go mod tidy && mkdir -p "$out.tmp" && go build -trimpath -ldflags="-s -w" -o "$out.tmp/etcd" ./etcd &&
+      rm -rf "$out" && mv "$out.tmp" "$out"
+  }
+  with_progress etcd build_etcd
+}
+
+kube_state_metrics() {
+  local out="$BIN_DIR/kube-state-metrics-$KSM_VERSION"
+  if have_all "$out" kube-state-metrics; then say "kube-state-metrics $KSM_VERSION: cached"; return; fi
+  say "kube-state-metrics $KSM_VERSION: cold build"
+  build_ksm() { GOBIN="$out.tmp" go install "k8s.io/kube-state-metrics/v2@$KSM_VERSION" && rm -rf "$out" && mv "$out.tmp" "$out"; }
+  with_progress kube-state-metrics build_ksm
+}
+
+prometheus() {
+  local out="$BIN_DIR/prometheus-$PROMETHEUS_VERSION"
+  if have_all "$out" prometheus promtool; then say "prometheus $PROMETHEUS_VERSION: cached"; return; fi
+  say "prometheus $PROMETHEUS_VERSION: cold build"
+  with_progress prometheus build_module prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$out" \
+    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+}
+
+alertmanager() {
+  local out="$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION"
+  if have_all "$out" alertmanager amtool; then say "alertmanager $ALERTMANAGER_VERSION: cached"; return; fi
+  say "alertmanager $ALERTMANAGER_VERSION: cold build"
+  with_progress alertmanager build_module alertmanager github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" "$out" \
+    github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
+}
+
+# envtest convention: a folder that already holds etcd, kube-apiserver and kubectl.
+if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS" etcd kube-apiserver kubectl; then
+  say "using etcd, kube-apiserver and kubectl from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
+  SKIP_ETCD=1
+fi
+
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(etcd kubernetes kube-state-metrics prometheus alertmanager)
+for t in "${targets[@]}"; do
+  case "$t" in
+    etcd) [ -n "${SKIP_ETCD:-}" ] || etcd ;;
+    kubernetes) kubernetes ;;
+    kube-state-metrics) kube_state_metrics ;;
+    prometheus) prometheus ;;
+    alertmanager) alertmanager ;;
+    *) die "unknown target '$t' (etcd, kubernetes, kube-state-metrics, prometheus, alertmanager)" ;;
+  esac
+done
+
+# The manifest other tools read: one line per binary, name=path.
+{
+  for b in etcd; do
+    if [ -n "${SKIP_ETCD:-}" ]; then echo "etcd=$KUBEBUILDER_ASSETS/etcd"; else echo "etcd=$BIN_DIR/etcd-$ETCD_VERSION/etcd"; fi
+  done
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do echo "$b=$BIN_DIR/kubernetes-$K8S_VERSION/$b"; done
+  echo "kube-state-metrics=$BIN_DIR/kube-state-metrics-$KSM_VERSION/kube-state-metrics"
+  echo "prometheus=$BIN_DIR/prometheus-$PROMETHEUS_VERSION/prometheus"
+  echo "promtool=$BIN_DIR/prometheus-$PROMETHEUS_VERSION/promtool"
+  echo "alertmanager=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/alertmanager"
+  echo "amtool=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/amtool"
+} >"$CACHE_ROOT/binaries.env"
+say "binaries listed in $CACHE_ROOT/binaries.env"
