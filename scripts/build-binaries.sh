@@ -114,8 +114,9 @@ kube_state_metrics() {
   local out="$BIN_DIR/kube-state-metrics-$KSM_VERSION"
   if have_all "$out" kube-state-metrics; then say "kube-state-metrics $KSM_VERSION: cached"; return; fi
   say "kube-state-metrics $KSM_VERSION: cold build"
-  build_ksm() { GOBIN="$out.tmp" go install "k8s.io/kube-state-metrics/v2@$KSM_VERSION" && rm -rf "$out" && mv "$out.tmp" "$out"; }
-  with_progress kube-state-metrics build_ksm
+  # A wrapper module, not `go install`: the proxy refuses this module's version list, which `go install` reads.
+  with_progress kube-state-metrics build_module kube-state-metrics k8s.io/kube-state-metrics/v2 "$KSM_VERSION" "$out" \
+    k8s.io/kube-state-metrics/v2
 }
 
 prometheus() {
