@@ -70,6 +70,8 @@ test('the dashboard covers app health, alerts, functions and actions with the co
     'gateway_function_invocation_total',
     'kn_serving_invocation_duration_seconds_count',
     'revision_request_count',
+    'selfheal_action_decisions_total',
+    'selfheal_router_alerts_total',
   ]) {
     t.regex(exprs, new RegExp(`\\b${metric}\\b`), `no panel queries ${metric}`);
   }

@@ -309,32 +309,66 @@ function functionsRow(builder: DashboardBuilder): void {
     );
 }
 
-/** The metric the actions record each decision in, by action and outcome (applied, skipped, failed). */
-export const ACTION_OUTCOMES_METRIC = 'selfheal_action_results_total';
+/** What the functions record themselves (functions/lib/metrics.ts), beside faas-js-runtime's metrics. */
+export const ACTION_DECISIONS_METRIC = 'selfheal_action_decisions_total';
+const ROUTER_ALERTS_METRIC = 'selfheal_router_alerts_total';
+const ROUTER_DELIVERY_METRIC = 'selfheal_router_delivery_duration_seconds';
 
 function actionsRow(builder: DashboardBuilder): void {
   builder
     .withRow(new RowBuilder('Actions'))
     .withPanel(
-      timeseries('Action outcomes', 'Decisions per action and outcome (applied, skipped, failed).', 'short')
-        .span(16)
+      timeseries(
+        'Action outcomes',
+        'Decisions per action and outcome (applied, skipped with a reason, failed).',
+        'short',
+      )
+        .span(12)
         .withTarget(
           query(
-            `sum by (action, outcome) (increase(${ACTION_OUTCOMES_METRIC}[$__rate_interval]))`,
+            `sum by (action, outcome) (increase(${ACTION_DECISIONS_METRIC}[$__rate_interval]))`,
             '{{action}} {{outcome}}',
           ),
         ),
     )
     .withPanel(
-      new StatPanel()
-        .title('Actions in range')
-        .description('Actions per outcome over the selected time range.')
+      new TablePanel()
+        .title('Decisions in range')
+        .description('Every action, outcome and reason over the selected time range.')
         .datasource(datasource)
         .height(8)
-        .span(8)
-        .graphMode(common.BigValueGraphMode.None)
+        .span(12)
         .withTarget(
-          query(`sum by (outcome) (increase(${ACTION_OUTCOMES_METRIC}[$__range]))`, '{{outcome}}').instant(),
+          query(
+            `sum by (action, outcome, reason) (increase(${ACTION_DECISIONS_METRIC}[$__range])) > 0`,
+            '{{action}} {{outcome}} {{reason}}',
+          )
+            .instant()
+            .format(PromQueryFormat.Table),
+        ),
+    )
+    .withPanel(
+      timeseries(
+        'Alerts received by the router',
+        'Alerts per status (firing, resolved) and routing outcome.',
+        'short',
+      )
+        .span(12)
+        .withTarget(
+          query(
+            `sum by (status, outcome) (increase(${ROUTER_ALERTS_METRIC}[$__rate_interval]))`,
+            '{{status}} {{outcome}}',
+          ),
+        ),
+    )
+    .withPanel(
+      timeseries('Event delivery p95', 'Time for the router to deliver one CloudEvent to its action.', 's')
+        .span(12)
+        .withTarget(
+          query(
+            `histogram_quantile(0.95, sum by (action, le) (rate(${ROUTER_DELIVERY_METRIC}_bucket[$__rate_interval])))`,
+            '{{action}}',
+          ),
         ),
     );
 }
