@@ -1,0 +1,115 @@
+// Finds the built Kubernetes, etcd and monitoring binaries, or says exactly what is missing and how to build it.
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const BINARY_NAMES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'kube-state-metrics',
+  'prometheus',
+  'promtool',
+  'alertmanager',
+  'amtool',
+] as const;
+export type BinaryName = (typeof BINARY_NAMES)[number];
+
+/** What a control plane needs. */
+export const CONTROL_PLANE_BINARIES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+] as const satisfies readonly BinaryName[];
+
+/** The envtest convention: a folder that already holds these. */
+const KUBEBUILDER_ASSETS_BINARIES: readonly BinaryName[] = ['etcd', 'kube-apiserver', 'kubectl'];
+
+export const BUILD_COMMAND = 'npm run build:binaries';
+
+export class MissingBinariesError extends Error {
+  readonly missing: readonly { name: BinaryName; path: string | undefined }[];
+
+  constructor(missing: readonly { name: BinaryName; path: string | undefined }[], manifestPath: string) {
+    const lines = missing.map(({ name, path }) =>
+      path
+        ? `  - ${name}: ${path} does not exist or is not executable`
+        : `  - ${name}: not listed in ${manifestPath}`,
+    );
+    super(
+      `missing binaries:\n${lines.join('\n')}\n` +
+        `Build them with \`${BUILD_COMMAND}\` (Kubernetes from its Go modules: about 5-25 minutes the first time, ` +
+        'seconds once cached), or set KUBEBUILDER_ASSETS to a folder holding etcd, kube-apiserver and kubectl.',
+    );
+    this.name = 'MissingBinariesError';
+    this.missing = missing;
+  }
+}
+
+/** The cache folder scripts/build-binaries.sh builds into (same rules as the script). */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SELFHEAL_CACHE_DIR) return env.SELFHEAL_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'selfheal');
+}
+
+export function manifestPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(cacheRoot(env), 'binaries.env');
+}
+
+/** Parses `name=/abs/path` lines; blank lines and `#` comments are ignored. */
+export function parseManifest(text: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq > 0) entries.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+  }
+  return entries;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves the absolute path of each named binary (by default what a control plane needs). KUBEBUILDER_ASSETS wins
+ * for etcd, kube-apiserver and kubectl; everything else comes from the build script's manifest.
+ * Throws MissingBinariesError naming every missing one and the command that builds it.
+ */
+export function resolveBinaries<N extends BinaryName>(
+  names: readonly N[] = CONTROL_PLANE_BINARIES as unknown as readonly N[],
+  env: NodeJS.ProcessEnv = process.env,
+): Record<N, string> {
+  const manifestFile = manifestPath(env);
+  let manifest = new Map<string, string>();
+  try {
+    manifest = parseManifest(readFileSync(manifestFile, 'utf8'));
+  } catch {
+    // No manifest yet: every binary not found elsewhere is reported as missing below.
+  }
+  const assets = env.KUBEBUILDER_ASSETS;
+  const found = {} as Record<N, string>;
+  const missing: { name: BinaryName; path: string | undefined }[] = [];
+  for (const name of names) {
+    const fromAssets = assets && KUBEBUILDER_ASSETS_BINARIES.includes(name) ? join(assets, name) : undefined;
+    if (fromAssets && isExecutable(fromAssets)) {
+      found[name] = fromAssets;
+      continue;
+    }
+    const path = manifest.get(name);
+    if (path && isExecutable(path)) found[name] = path;
+    else missing.push({ name, path: path ?? fromAssets });
+  }
+  if (missing.length > 0) throw new MissingBinariesError(missing, manifestFile);
+  return found;
+}
