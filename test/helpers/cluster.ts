@@ -8,11 +8,10 @@ import {
   startControlPlane,
   type TokenOptions,
 } from '../../playground/cluster/control-plane.ts';
+import { TEST_KUBECONFIG_ENV } from './env.ts';
 import { eventually } from './wait.ts';
 
-/** Set by test/run.ts for every test process: the admin kubeconfig and the CA of the run's control plane. */
-export const TEST_KUBECONFIG_ENV = 'SELFHEAL_TEST_KUBECONFIG';
-export const TEST_CA_ENV = 'SELFHEAL_TEST_CA';
+export { TEST_CA_ENV, TEST_KUBECONFIG_ENV } from './env.ts';
 
 let shared: Promise<ControlPlane> | undefined;
 
