@@ -11,13 +11,7 @@ import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { CONTROL_PLANE_BINARIES, resolveBinaries } from './binaries.ts';
 import { type CertAndKey, createClusterCerts, issueServingCert } from './certs.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
-import {
-  describeExit,
-  type ManagedProcess,
-  ProcessGroup,
-  readLogTail,
-  type StartProcessOptions,
-} from './processes.ts';
+import { describeExit, type ManagedProcess, ProcessGroup, type StartProcessOptions } from './processes.ts';
 
 export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
 export type ControlPlaneBinaries = Record<(typeof CONTROL_PLANE_BINARIES)[number], string>;
@@ -102,11 +96,13 @@ export interface ControlPlane {
 export class ControlPlaneStartError extends Error {
   readonly component: string;
   readonly logTail: string;
+  /** The control plane's folder (already removed by the time this is thrown). */
+  dir: string | undefined;
 
-  constructor(component: string, reason: string, logPath: string | undefined, logTail: string) {
+  constructor(component: string, reason: string, logTail: string) {
     super(
       `${component} failed to start: ${reason}` +
-        (logPath ? `\nlast lines of ${logPath}:\n${indent(logTail)}` : ''),
+        (logTail ? `\nlast lines of its log:\n${indent(logTail)}` : ''),
     );
     this.name = 'ControlPlaneStartError';
     this.component = component;
@@ -289,7 +285,7 @@ async function startOnce(
         )),
       all,
       deadline,
-      'the default ServiceAccount and kube-root-ca.crt ConfigMap',
+      'no default ServiceAccount and kube-root-ca.crt ConfigMap in the default namespace',
     );
     await writeFile(join(dir, INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
     const startupMs = Math.round(performance.now() - startedAt);
@@ -297,6 +293,7 @@ async function startOnce(
     return createHandle(info, tls.ca, group, startupMs);
   } catch (err) {
     await group.dispose(1_000);
+    if (err instanceof ControlPlaneStartError) err.dir = dir;
     throw err;
   }
 }
@@ -399,24 +396,22 @@ async function waitUntil(
   check: () => Promise<boolean>,
   watched: readonly ManagedProcess[],
   deadline: { at: number; signal: AbortSignal | undefined },
-  what = 'ready',
+  timeoutReason = 'not ready',
 ): Promise<void> {
   for (;;) {
     deadline.signal?.throwIfAborted();
     const dead = watched.find((p) => !p.running);
     if (dead) {
       const status = await dead.exited;
-      throw new ControlPlaneStartError(dead.name, describeExit(status), dead.logPath, dead.logTail());
+      throw new ControlPlaneStartError(dead.name, describeExit(status), dead.logTail());
     }
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline.at) {
       const proc = watched.find((p) => p.name === component);
-      const reason = `not ${what === 'ready' ? 'ready' : `done: ${what}`} before the start-up timeout`;
       throw new ControlPlaneStartError(
         component,
-        reason,
-        proc?.logPath,
-        proc ? readLogTail(proc.logPath) : '',
+        `${timeoutReason} within the start-up timeout`,
+        proc?.logTail() ?? '',
       );
     }
     await sleep(100);
