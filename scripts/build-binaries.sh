@@ -30,13 +30,16 @@ with_progress() {
   local started=$SECONDS log="$WORK_DIR/$label.log"
   "$@" >"$log" 2>&1 &
   local pid=$!
+  local ticks=0
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 20
-    kill -0 "$pid" 2>/dev/null && say "$label: still building ($((SECONDS - started))s)"
+    sleep 1
+    ticks=$((ticks + 1))
+    if [ $((ticks % 20)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then say "$label: still building ($((SECONDS - started))s)"; fi
   done
   if ! wait "$pid"; then
     tail -n 40 "$log" >&2
-    die "$label failed after $((SECONDS - started))s; full log: $log"
+    say "error: $label failed after $((SECONDS - started))s; full log: $log"
+    return 1
   fi
   say "$label: done in $((SECONDS - started))s"
 }
@@ -72,13 +75,14 @@ kubernetes() {
   info=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION")
   gomod=$(printf '%s' "$info" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   local minor="${K8S_VERSION#v1.}"; minor="v0.${minor}"
+  local minor_only="${K8S_VERSION#v1.}"; minor_only="${minor_only%%.*}"
   # The kubernetes go.mod replaces its staging modules with local paths; point them at the published versions instead.
   local replaces=""
   for m in $(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
     replaces+="go mod edit -replace=$m=$m@$minor;"
   done
   local godebug; godebug=$(sed -n '/^godebug/,/^)/p' "$gomod")
-  local ver="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${K8S_VERSION#v1.}"
+  local ver="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor_only"
   EXTRA_REPLACES="$replaces printf '%s\n' \"$godebug\" >>go.mod;" LDFLAGS="$ver" \
     with_progress kubernetes build_module kubernetes k8s.io/kubernetes "$K8S_VERSION" "$out" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
@@ -131,7 +135,14 @@ alertmanager() {
   local out="$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION"
   if have_all "$out" alertmanager amtool; then say "alertmanager $ALERTMANAGER_VERSION: cached"; return; fi
   say "alertmanager $ALERTMANAGER_VERSION: cold build"
-  with_progress alertmanager build_module alertmanager github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" "$out" \
+  # The module embeds its separately built web UI (ui/app/dist), which the published module lacks: build from a
+  # copy of the source with a placeholder page; the API, which is all selfheal uses, is unaffected.
+  local src="$WORK_DIR/alertmanager-src-$ALERTMANAGER_VERSION"
+  local moddir; moddir=$(go mod download -json "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$src" && cp -r "$moddir" "$src" && chmod -R u+w "$src" && mkdir -p "$src/ui/app/dist" &&
+    printf '<!doctype html><title>Alertmanager</title><p>Web UI not built; the API is at /api/v2/.</p>\n' >"$src/ui/app/dist/index.html"
+  EXTRA_REPLACES="go mod edit -replace=github.com/prometheus/alertmanager=$src;" \
+    with_progress alertmanager build_module alertmanager github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" "$out" \
     github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
 }
 
@@ -141,29 +152,42 @@ if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS" etcd kube-
   SKIP_ETCD=1
 fi
 
+# The manifest other tools read: one line per binary, name=path. Written first, so a partial build still lists
+# where every binary belongs (readers check that each file exists and is executable).
+write_manifest() {
+  {
+    if [ -n "${SKIP_ETCD:-}" ]; then echo "etcd=$KUBEBUILDER_ASSETS/etcd"; else echo "etcd=$BIN_DIR/etcd-$ETCD_VERSION/etcd"; fi
+    for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do echo "$b=$BIN_DIR/kubernetes-$K8S_VERSION/$b"; done
+    echo "kube-state-metrics=$BIN_DIR/kube-state-metrics-$KSM_VERSION/kube-state-metrics"
+    echo "prometheus=$BIN_DIR/prometheus-$PROMETHEUS_VERSION/prometheus"
+    echo "promtool=$BIN_DIR/prometheus-$PROMETHEUS_VERSION/promtool"
+    echo "alertmanager=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/alertmanager"
+    echo "amtool=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/amtool"
+  } >"$CACHE_ROOT/binaries.env.tmp"
+  mv "$CACHE_ROOT/binaries.env.tmp" "$CACHE_ROOT/binaries.env"
+}
+write_manifest
+
+# Every target is attempted, so one failure does not hold back the others. Each runs in a subshell of its own with
+# `set -e` in force (calling it as `target || ...` would switch -e off inside it, hiding failed steps).
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(etcd kubernetes kube-state-metrics prometheus alertmanager)
+failed=()
 for t in "${targets[@]}"; do
   case "$t" in
-    etcd) [ -n "${SKIP_ETCD:-}" ] || etcd ;;
-    kubernetes) kubernetes ;;
-    kube-state-metrics) kube_state_metrics ;;
-    prometheus) prometheus ;;
-    alertmanager) alertmanager ;;
+    etcd) [ -z "${SKIP_ETCD:-}" ] || continue; fn=etcd ;;
+    kubernetes) fn=kubernetes ;;
+    kube-state-metrics) fn=kube_state_metrics ;;
+    prometheus) fn=prometheus ;;
+    alertmanager) fn=alertmanager ;;
     *) die "unknown target '$t' (etcd, kubernetes, kube-state-metrics, prometheus, alertmanager)" ;;
   esac
+  set +e
+  (set -e; "$fn")
+  status=$?
+  set -e
+  [ "$status" -eq 0 ] || failed+=("$t")
 done
 
-# The manifest other tools read: one line per binary, name=path.
-{
-  for b in etcd; do
-    if [ -n "${SKIP_ETCD:-}" ]; then echo "etcd=$KUBEBUILDER_ASSETS/etcd"; else echo "etcd=$BIN_DIR/etcd-$ETCD_VERSION/etcd"; fi
-  done
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do echo "$b=$BIN_DIR/kubernetes-$K8S_VERSION/$b"; done
-  echo "kube-state-metrics=$BIN_DIR/kube-state-metrics-$KSM_VERSION/kube-state-metrics"
-  echo "prometheus=$BIN_DIR/prometheus-$PROMETHEUS_VERSION/prometheus"
-  echo "promtool=$BIN_DIR/prometheus-$PROMETHEUS_VERSION/promtool"
-  echo "alertmanager=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/alertmanager"
-  echo "amtool=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/amtool"
-} >"$CACHE_ROOT/binaries.env"
 say "binaries listed in $CACHE_ROOT/binaries.env"
+[ ${#failed[@]} -eq 0 ] || die "failed to build: ${failed[*]} (the others are ready; run again to retry)"
