@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { parse } from 'yaml';
 import { resolveBinaries } from '../playground/cluster/binaries.ts';
-import { find, type K8sObject, MANIFESTS_DIR, render, TREES, type Tree } from './render.ts';
+import { find, type K8sObject, MANIFESTS_DIR, render, type Tree } from './render.ts';
 import { ROUTER_RECEIVER, ROUTER_URLS, renderCopies, ruleFiles } from './sync-config.ts';
 
 const run = promisify(execFile);
@@ -97,13 +97,13 @@ test('Prometheus sees prometheus.yml with every rule file under rules/, and prom
   t.regex(rules.stdout, /SUCCESS/);
 });
 
-const EXPECTED_ROUTER_URL: Record<Tree, string | undefined> = {
+const EXPECTED_ROUTER_URL: Record<Exclude<Tree, 'overlays/openfaas/functions'>, string | undefined> = {
   base: undefined,
   'overlays/openfaas': ROUTER_URLS.openfaas,
   'overlays/knative': ROUTER_URLS.knative,
 };
 
-for (const tree of TREES) {
+for (const tree of Object.keys(EXPECTED_ROUTER_URL) as (keyof typeof EXPECTED_ROUTER_URL)[]) {
   test(`${tree}: Alertmanager's configuration is valid, posts to the router and finds its token`, async (t) => {
     const objects = await render(tree);
     const configMap = generated(objects, 'alertmanager-config');

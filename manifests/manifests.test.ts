@@ -45,7 +45,11 @@ for (const tree of TREES) {
 
   test(`${tree}: the API server accepts every built-in object (server-side dry run, strict fields)`, async (t) => {
     const objects = (await objectsOf(tree)).filter(isBuiltIn);
-    const { name: namespace, cluster } = await useNamespace(t, `manifests-${tree.replace('/', '-')}`);
+    if (objects.length === 0) {
+      t.is(tree, 'overlays/openfaas/functions', 'only the Function resources hold no built-in kind');
+      return;
+    }
+    const { name: namespace, cluster } = await useNamespace(t, `manifests-${tree.replaceAll('/', '-')}`);
     const result = await dryRun(intoNamespace(objects, namespace), cluster.kubeconfigPath);
     t.true(result.ok, result.errors);
     t.is(result.accepted.length, objects.length, `accepted: ${result.accepted.join(', ')}`);

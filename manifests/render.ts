@@ -9,7 +9,12 @@ export const MANIFESTS_DIR = import.meta.dirname;
 export const REPO_ROOT = join(MANIFESTS_DIR, '..');
 
 /** Every kustomization a user can apply, relative to manifests/. */
-export const TREES = ['base', 'overlays/openfaas', 'overlays/knative'] as const;
+export const TREES = [
+  'base',
+  'overlays/openfaas',
+  'overlays/openfaas/functions',
+  'overlays/knative',
+] as const;
 export type Tree = (typeof TREES)[number];
 
 export interface K8sObject {

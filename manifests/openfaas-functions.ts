@@ -1,0 +1,70 @@
+// Turns stack.yml into OpenFaaS Function custom resources (openfaas.com/v1), the way `faas-cli generate` does, for
+// clusters where the OpenFaaS operator deploys functions from the API (GitOps). Writes
+// manifests/overlays/openfaas/functions/functions.yaml: node manifests/openfaas-functions.ts
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { type StackFile, type StackFunction, stackFile } from './schemas/openfaas.ts';
+
+export const STACK_FILE = join(import.meta.dirname, '..', 'stack.yml');
+export const FUNCTIONS_FILE = join(
+  import.meta.dirname,
+  'overlays',
+  'openfaas',
+  'functions',
+  'functions.yaml',
+);
+/** Where OpenFaaS Community Edition deploys functions. */
+export const FUNCTION_NAMESPACE = 'openfaas-fn';
+
+export function readStack(path = STACK_FILE): StackFile {
+  const result = stackFile.safeParse(parse(readFileSync(path, 'utf8')));
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`${path} is not a valid OpenFaaS stack file:\n${problems}`);
+  }
+  return result.data;
+}
+
+function stringValues(record: Record<string, string | number | boolean> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(record ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+export function functionResource(name: string, fn: StackFunction) {
+  return {
+    apiVersion: 'openfaas.com/v1',
+    kind: 'Function',
+    metadata: { name, namespace: fn.namespace ?? FUNCTION_NAMESPACE },
+    spec: {
+      name,
+      image: fn.image,
+      ...(fn.labels ? { labels: fn.labels } : {}),
+      ...(fn.annotations ? { annotations: fn.annotations } : {}),
+      ...(fn.environment ? { environment: stringValues(fn.environment) } : {}),
+      ...(fn.secrets ? { secrets: fn.secrets } : {}),
+      ...(fn.constraints ? { constraints: fn.constraints } : {}),
+      ...(fn.limits ? { limits: fn.limits } : {}),
+      ...(fn.requests ? { requests: fn.requests } : {}),
+      ...(fn.readonly_root_filesystem !== undefined
+        ? { readOnlyRootFilesystem: fn.readonly_root_filesystem }
+        : {}),
+    },
+  };
+}
+
+export function renderFunctions(stack: StackFile = readStack()): string {
+  const header =
+    '# Generated from stack.yml by `node manifests/openfaas-functions.ts` (what `faas-cli generate` writes):\n' +
+    '# edit stack.yml, not this file. Needs the OpenFaaS operator and its Function CRD.\n';
+  return (
+    header +
+    Object.entries(stack.functions)
+      .map(([name, fn]) => `---\n${stringify(functionResource(name, fn))}`)
+      .join('')
+  );
+}
+
+if (import.meta.main) {
+  writeFileSync(FUNCTIONS_FILE, renderFunctions());
+  console.log(`wrote ${FUNCTIONS_FILE}`);
+}
