@@ -1,0 +1,91 @@
+// Finds and runs promtool and amtool: Debian's packaged ones and the current ones built from their Go modules.
+import { execFile } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export type ToolName = 'promtool' | 'amtool';
+export type ToolFlavour = 'debian' | 'built';
+
+export interface Tool {
+  name: ToolName;
+  flavour: ToolFlavour;
+  path: string;
+}
+
+const DEBIAN_PATHS: Record<ToolName, string> = { promtool: '/usr/bin/promtool', amtool: '/usr/bin/amtool' };
+const DEBIAN_PACKAGES: Record<ToolName, string> = {
+  promtool: 'prometheus',
+  amtool: 'prometheus-alertmanager',
+};
+const BUILD_TARGETS: Record<ToolName, string> = { promtool: 'prometheus', amtool: 'alertmanager' };
+
+/** Where scripts/build-binaries.sh keeps its binaries and binaries.env (same lookup as the script). */
+export function binaryCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SELFHEAL_CACHE_DIR) return env.SELFHEAL_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'selfheal');
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The path binaries.env records for a built binary, if that file exists and is executable. */
+export function builtBinaryPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(binaryCacheDir(env), 'binaries.env'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').find((l) => l.startsWith(`${name}=`));
+  const path = line?.slice(name.length + 1).trim();
+  return path && isExecutable(path) ? path : undefined;
+}
+
+/** How to get a missing tool, for error messages. */
+export function installHint(name: ToolName, flavour: ToolFlavour): string {
+  return flavour === 'debian'
+    ? `apt-get install ${DEBIAN_PACKAGES[name]}`
+    : `bash scripts/build-binaries.sh ${BUILD_TARGETS[name]}`;
+}
+
+/** Finds a tool or throws an error that says how to install it. */
+export function findTool(name: ToolName, flavour: ToolFlavour, env: NodeJS.ProcessEnv = process.env): Tool {
+  const path = flavour === 'debian' ? DEBIAN_PATHS[name] : builtBinaryPath(name, env);
+  if (path && isExecutable(path)) return { name, flavour, path };
+  const what =
+    flavour === 'debian'
+      ? `Debian's ${name} (${DEBIAN_PATHS[name]})`
+      : `${name} built from its Go module (listed in ${join(binaryCacheDir(env), 'binaries.env')})`;
+  throw new Error(`${what} is missing; install it with: ${installHint(name, flavour)}`);
+}
+
+export interface ToolRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a tool and resolves with its exit code and output (a non-zero exit is a result, not an exception). */
+export function runTool(tool: Tool, args: readonly string[], cwd?: string): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    execFile(tool.path, args, { cwd, timeout: 60_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') {
+        reject(new Error(`${tool.path} ${args.join(' ')} could not run: ${error.message}`));
+        return;
+      }
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** One line naming the tool, for test titles and messages. */
+export function describeTool(tool: Tool): string {
+  return `${tool.flavour} ${tool.name}`;
+}
