@@ -1,5 +1,6 @@
 // `npm test`: lint and type-check, then every ava test against one real control plane started for the run.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MissingBinariesError, resolveBinaries } from '../playground/cluster/binaries.ts';
@@ -43,12 +44,27 @@ function runNode(
 }
 
 async function finish(code: number): Promise<never> {
+  if (cluster && code !== 0 && !interrupted) keepLogs(cluster.dir);
   if (cluster) {
     const stopping = performance.now();
     await cluster.stop();
     say(`control plane stopped in ${seconds(stopping)}`);
   }
   process.exit(code);
+}
+
+/** After a failed run the component logs outlive the control plane, for a look at what the cluster saw. */
+function keepLogs(dir: string): void {
+  const target = join(root, '.tmp', 'cluster-logs');
+  try {
+    rmSync(target, { recursive: true, force: true });
+    mkdirSync(target, { recursive: true });
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.log')))
+      copyFileSync(join(dir, file), join(target, file));
+    say(`control plane logs kept in ${target}`);
+  } catch (err) {
+    say(`could not keep the control plane logs: ${(err as Error).message}`);
+  }
 }
 
 function onSignal(signal: NodeJS.Signals): void {

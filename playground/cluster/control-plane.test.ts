@@ -1,9 +1,11 @@
 // The local control plane behaves like a real cluster: controllers reconcile, RBAC is enforced, the scheduler binds.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import {
   ApiException,
   AppsV1Api,
   CoreV1Api,
+  KubeConfig,
   PatchStrategy,
   RbacAuthorizationV1Api,
   setHeaderOptions,
@@ -12,6 +14,7 @@ import {
 import test from 'ava';
 import { serviceAccountKubeConfig, useNamespace } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
+import { renderKubeconfig } from './kubeconfig.ts';
 
 const container = { name: 'app', image: 'registry.invalid/app:1' };
 
@@ -198,4 +201,35 @@ test('the scheduler binds a pod once a Ready node exists', async (t) => {
     return pod.spec?.nodeName;
   });
   t.is(bound, nodeName);
+});
+
+test('a node identity (client cert from the cluster CA) may register itself but no other node', async (t) => {
+  const { cluster } = await useNamespace(t, 'node-identity');
+  const own = `node-${randomBytes(3).toString('hex')}`;
+  const other = `node-${randomBytes(3).toString('hex')}`;
+  const admin = cluster.kubeConfig().makeApiClient(CoreV1Api);
+  t.teardown(async () => {
+    for (const name of [own, other]) await admin.deleteNode({ name }).catch(() => {});
+  });
+  const cert = await cluster.issueClientCert(`system:node:${own}`, ['system:nodes']);
+  const kc = new KubeConfig();
+  kc.loadFromString(
+    renderKubeconfig({
+      server: cluster.server,
+      caPem: await readFile(cluster.caCertPath, 'utf8'),
+      credentials: {
+        clientCertPem: await readFile(cert.certPath, 'utf8'),
+        clientKeyPem: await readFile(cert.keyPath, 'utf8'),
+      },
+    }),
+  );
+  const asNode = kc.makeApiClient(CoreV1Api);
+
+  t.is(await statusOf(() => asNode.createNode({ body: { metadata: { name: own } } })), 200);
+  t.is(await statusOf(() => asNode.createNode({ body: { metadata: { name: other } } })), 403);
+  t.is(await statusOf(() => asNode.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${own}` })), 200);
+  t.is(
+    await statusOf(() => asNode.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${other}` })),
+    403,
+  );
 });

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { CONTROL_PLANE_BINARIES, resolveBinaries } from './binaries.ts';
-import { type CertAndKey, createClusterCerts, issueServingCert } from './certs.ts';
+import { type CertAndKey, createClusterCerts, issueClientCert, issueServingCert } from './certs.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
 import { describeExit, type ManagedProcess, ProcessGroup, type StartProcessOptions } from './processes.ts';
 
@@ -82,6 +82,8 @@ export interface ControlPlane {
   kubeconfigTextForToken(token: string, namespace?: string): string;
   /** A serving cert from the cluster CA (the one kube-apiserver trusts for kubelets), e.g. for a node agent. */
   issueServingCert(hosts: readonly string[], name?: string): Promise<CertAndKey>;
+  /** A client cert from the cluster CA: user `commonName`, groups `organizations` (e.g. a node's identity). */
+  issueClientCert(commonName: string, organizations?: readonly string[], name?: string): Promise<CertAndKey>;
   /** Runs a helper process for as long as this handle lives: log in the folder, stopped by stop() and at exit. */
   startProcess(
     name: string,
@@ -214,6 +216,8 @@ async function startOnce(
       `--service-account-signing-key-file=${certs.serviceAccountKeyPath}`,
       `--service-cluster-ip-range=${range}`,
       `--authorization-mode=${options.authorizationMode ?? 'Node,RBAC'}`,
+      // As kubeadm does: a node's credentials may change only that node and the pods bound to it.
+      '--enable-admission-plugins=NodeRestriction',
       `--kubelet-client-certificate=${certs.kubeletClient.certPath}`,
       `--kubelet-client-key=${certs.kubeletClient.keyPath}`,
       `--kubelet-certificate-authority=${certs.ca.certPath}`,
@@ -369,6 +373,10 @@ function createHandle(
     kubeconfigTextForToken: tokenKubeconfig,
     issueServingCert(hosts, name = `serving-${randomBytes(4).toString('hex')}`) {
       return issueServingCert({ certPath: info.caCertPath, keyPath: info.caKeyPath }, dir, name, hosts);
+    },
+    issueClientCert(commonName, organizations = [], name = `client-${randomBytes(4).toString('hex')}`) {
+      const ca = { certPath: info.caCertPath, keyPath: info.caKeyPath };
+      return issueClientCert(ca, dir, name, { commonName, organizations });
     },
     async startProcess(name, command, args, options) {
       return (await helperGroup()).start(name, command, args, options);
