@@ -43,14 +43,20 @@ function runNode(
   });
 }
 
-async function finish(code: number): Promise<never> {
-  if (cluster && code !== 0 && !interrupted) keepLogs(cluster.dir);
-  if (cluster) {
-    const stopping = performance.now();
-    await cluster.stop();
-    say(`control plane stopped in ${seconds(stopping)}`);
-  }
-  process.exit(code);
+let finishing: Promise<never> | undefined;
+
+/** Stops the control plane and exits; the first caller (end of run or a signal) decides the exit code. */
+function finish(code: number): Promise<never> {
+  finishing ??= (async () => {
+    if (cluster && code !== 0 && !interrupted) keepLogs(cluster.dir);
+    if (cluster) {
+      const stopping = performance.now();
+      await cluster.stop();
+      say(`control plane stopped in ${seconds(stopping)}`);
+    }
+    process.exit(code);
+  })();
+  return finishing;
 }
 
 /** After a failed run the component logs outlive the control plane, for a look at what the cluster saw. */

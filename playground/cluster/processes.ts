@@ -100,7 +100,8 @@ export class ProcessGroup {
   readonly #removeDir: boolean;
   readonly #processes: ManagedProcess[] = [];
   #watchdogPid: number | undefined;
-  #disposed = false;
+  #disposing: Promise<void> | undefined;
+  #finished = false;
 
   constructor(dir: string, { removeDir }: { removeDir: boolean }) {
     this.dir = dir;
@@ -126,7 +127,8 @@ export class ProcessGroup {
 
   /** Starts `command`; resolves once it is running (rejects if it cannot be executed). */
   async start(name: string, command: string, args: readonly string[], options: StartProcessOptions = {}) {
-    if (this.#disposed) throw new Error(`cannot start ${name}: its process group was stopped`);
+    if (this.#disposing || this.#finished)
+      throw new Error(`cannot start ${name}: its process group was stopped`);
     const logPath = join(this.dir, options.logName ?? `${name}.log`);
     const fd = openSync(logPath, 'a');
     let child: ReturnType<typeof spawn>;
@@ -177,23 +179,27 @@ export class ProcessGroup {
     return managed;
   }
 
-  /** Stops every process (last started first), the watchdog, and removes the folder if the group owns it. */
-  async dispose(graceMs = DEFAULT_GRACE_MS): Promise<void> {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    for (const proc of [...this.#processes].reverse()) await proc.stop(graceMs);
-    this.#finish();
+  /**
+   * Stops every process (last started first), the watchdog, and removes the folder if the group owns it.
+   * Calling it again returns the same promise.
+   */
+  dispose(graceMs = DEFAULT_GRACE_MS): Promise<void> {
+    this.#disposing ??= (async () => {
+      for (const proc of [...this.#processes].reverse()) await proc.stop(graceMs);
+      this.#finish();
+    })();
+    return this.#disposing;
   }
 
-  /** Synchronous last resort (process exit): SIGKILL everything still running. */
+  /** Synchronous last resort (process exit), also in the middle of dispose(): SIGKILL everything still running. */
   killNow(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
     for (const proc of this.#processes) if (proc.running) signal(proc.pid, 'SIGKILL');
     this.#finish();
   }
 
   #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
     if (this.#watchdogPid !== undefined) signal(this.#watchdogPid, 'SIGKILL');
     this.#watchdogPid = undefined;
     if (this.#removeDir) rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
@@ -202,7 +208,7 @@ export class ProcessGroup {
   }
 
   #writePids(): void {
-    if (this.#disposed) return;
+    if (this.#finished) return;
     const pids = this.#processes.filter((p) => p.running).map((p) => p.pid);
     try {
       writeFileSync(join(this.dir, PID_FILE), `${pids.join(' ')}\n`);
