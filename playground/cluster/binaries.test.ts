@@ -54,6 +54,7 @@ test('with no manifest at all every binary is reported missing', (t) => {
   const error = t.throws(() => resolveBinaries(['etcd'], { SELFHEAL_CACHE_DIR: tempDir(t) }), {
     instanceOf: MissingBinariesError,
   });
+  t.regex(error?.message ?? '', /nothing built yet: .*binaries\.env does not exist/);
   t.regex(error?.message ?? '', /etcd: not listed in/);
 });
 

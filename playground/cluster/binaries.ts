@@ -34,14 +34,21 @@ export const BUILD_COMMAND = 'npm run build:binaries';
 export class MissingBinariesError extends Error {
   readonly missing: readonly { name: BinaryName; path: string | undefined }[];
 
-  constructor(missing: readonly { name: BinaryName; path: string | undefined }[], manifestPath: string) {
+  constructor(
+    missing: readonly { name: BinaryName; path: string | undefined }[],
+    manifestPath: string,
+    manifestFound: boolean,
+  ) {
     const lines = missing.map(({ name, path }) =>
       path
         ? `  - ${name}: ${path} does not exist or is not executable`
         : `  - ${name}: not listed in ${manifestPath}`,
     );
+    const header = manifestFound
+      ? 'missing binaries:'
+      : `missing binaries (nothing built yet: ${manifestPath} does not exist):`;
     super(
-      `missing binaries:\n${lines.join('\n')}\n` +
+      `${header}\n${lines.join('\n')}\n` +
         `Build them with \`${BUILD_COMMAND}\` (Kubernetes from its Go modules: about 5-25 minutes the first time, ` +
         'seconds once cached), or set KUBEBUILDER_ASSETS to a folder holding etcd, kube-apiserver and kubectl.',
     );
@@ -92,10 +99,11 @@ export function resolveBinaries<N extends BinaryName>(
 ): Record<N, string> {
   const manifestFile = manifestPath(env);
   let manifest = new Map<string, string>();
+  let manifestFound = true;
   try {
     manifest = parseManifest(readFileSync(manifestFile, 'utf8'));
   } catch {
-    // No manifest yet: every binary not found elsewhere is reported as missing below.
+    manifestFound = false;
   }
   const assets = env.KUBEBUILDER_ASSETS;
   const found = {} as Record<N, string>;
@@ -110,6 +118,6 @@ export function resolveBinaries<N extends BinaryName>(
     if (path && isExecutable(path)) found[name] = path;
     else missing.push({ name, path: path ?? fromAssets });
   }
-  if (missing.length > 0) throw new MissingBinariesError(missing, manifestFile);
+  if (missing.length > 0) throw new MissingBinariesError(missing, manifestFile, manifestFound);
   return found;
 }

@@ -1,5 +1,5 @@
 // `npm run cluster`: a standalone local control plane (no workloads) until Ctrl-C.
-import { MissingBinariesError } from './binaries.ts';
+import { MissingBinariesError, resolveBinaries } from './binaries.ts';
 import { type ControlPlane, ControlPlaneStartError, startControlPlane } from './control-plane.ts';
 
 const say = (line: string) => process.stdout.write(`[cluster] ${line}\n`);
@@ -24,6 +24,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, (s) => void shutdown(s));
 
 try {
+  resolveBinaries();
   say('starting etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1');
   cluster = await startControlPlane({ onProgress: say, signal: starting.signal });
 } catch (err) {
