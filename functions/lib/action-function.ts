@@ -1,0 +1,115 @@
+// Builds an action's faas-js-runtime module (init, handle, shutdown, readiness, liveness, authorize):
+// parse the request → run the logic → answer; the Kubernetes client is created once in init().
+import type { IncomingHttpHeaders } from 'node:http';
+import { hostname } from 'node:os';
+import {
+  type ActionDeps,
+  type ActionLogic,
+  type ActionRequest,
+  answer,
+  errorAnswer,
+  type HttpAnswer,
+  parseCloudEventRequest,
+  parsePlainRequest,
+  runAction,
+} from './action.ts';
+import { checkBearer } from './auth.ts';
+import { type ActionConfig, loadActionConfig } from './config.ts';
+import { SelfhealError } from './errors.ts';
+import type { ActionName } from './events.ts';
+import { createKube, type KubeConfig, type KubeOps } from './kube.ts';
+import { createLogger, type Logger } from './log.ts';
+
+export type InvocationContext = {
+  headers: IncomingHttpHeaders;
+  method?: string;
+  cloudevent?: { id: string; type: string; data?: unknown } | undefined;
+};
+
+export type ActionFunctionOptions = {
+  // Defaults: configuration from process.env, the client from KUBECONFIG or the pod's service account.
+  config?: () => ActionConfig;
+  kubeConfig?: KubeConfig;
+  kube?: KubeOps;
+  log?: Logger;
+  now?: () => Date;
+  beforeWrite?: (stage: string) => Promise<void>;
+};
+
+type Reply = { code: (status: number) => Reply; send: (body: unknown) => unknown };
+
+function looksLikeCloudEvent(headers: IncomingHttpHeaders): boolean {
+  return (
+    Object.keys(headers).some((h) => h.startsWith('ce-')) ||
+    /cloudevents/i.test(String(headers['content-type'] ?? ''))
+  );
+}
+
+export function actionFunction(name: ActionName, logic: ActionLogic, options: ActionFunctionOptions = {}) {
+  let deps: ActionDeps | undefined;
+
+  async function init(): Promise<void> {
+    const config = options.config ? options.config() : loadActionConfig(name, process.env);
+    const log = options.log ?? createLogger(name, config.logLevel);
+    const kube =
+      options.kube ??
+      (await createKube(
+        { kubeconfig: config.kubeconfig, ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) },
+        { timeoutMs: config.kubeTimeoutMs },
+      ));
+    deps = {
+      kube,
+      config,
+      log,
+      now: options.now ?? (() => new Date()),
+      instance: hostname(),
+      ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+    };
+    log.info({ namespaces: config.namespaces, dryRun: config.dryRun }, `${name} ready`);
+  }
+
+  function authorize(headers: IncomingHttpHeaders): SelfhealError | undefined {
+    const token = deps?.config.actionToken;
+    return token ? checkBearer(headers, token) : undefined;
+  }
+
+  async function handle(context: InvocationContext, body?: unknown): Promise<HttpAnswer> {
+    if (!deps) return errorAnswer(new SelfhealError('unavailable', `${name} is not initialised yet`));
+    const denied = authorize(context.headers);
+    if (denied) return errorAnswer(denied);
+    let request: ActionRequest;
+    try {
+      const forceDryRun = deps.config.dryRun;
+      if (context.cloudevent) {
+        request = parseCloudEventRequest(name, context.cloudevent, forceDryRun);
+      } else if (looksLikeCloudEvent(context.headers)) {
+        throw new SelfhealError(
+          'invalid',
+          'incomplete or malformed CloudEvent: binary mode needs the ce-specversion, ce-id, ce-type and ce-source headers, structured mode a JSON body with them',
+          { problems: ['headers: ce-specversion, ce-id, ce-type and ce-source are required'] },
+        );
+      } else {
+        request = parsePlainRequest(name, body, forceDryRun);
+      }
+    } catch (err) {
+      const error = err instanceof SelfhealError ? err : new SelfhealError('invalid', String(err));
+      deps.log.info({ status: error.code, problems: error.problems }, error.message);
+      return errorAnswer(error);
+    }
+    return answer(await runAction(logic, request, deps), request.format);
+  }
+
+  function readiness(_request: unknown, reply: Reply): unknown {
+    return deps ? 'OK' : reply.code(503).send('not ready');
+  }
+
+  function liveness(): string {
+    return 'OK';
+  }
+
+  function shutdown(): void {
+    deps?.log.flush();
+  }
+
+  return { init, handle, authorize, readiness, liveness, shutdown };
+}

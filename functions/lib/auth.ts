@@ -1,0 +1,25 @@
+// Bearer-token checks in constant time (sha256 digests of equal length, compared with timingSafeEqual).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { SelfhealError } from './errors.ts';
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+export function tokenMatches(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+// undefined when the request carries `Authorization: Bearer <expected>`, else a 401 error saying what is wrong.
+export function checkBearer(headers: IncomingHttpHeaders, expected: string): SelfhealError | undefined {
+  const header = headers.authorization;
+  if (!header) {
+    return new SelfhealError('unauthorized', 'missing bearer token: send Authorization: Bearer <token>', {
+      reason: 'missing-token',
+    });
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match?.[1] || !tokenMatches(match[1], expected)) {
+    return new SelfhealError('unauthorized', 'invalid bearer token', { reason: 'invalid-token' });
+  }
+  return undefined;
+}

@@ -1,0 +1,137 @@
+// Environment configuration: defaults, the routing table, secrets from files, and clear failures.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { DEFAULT_ROUTES, loadActionConfig, loadRouterConfig } from './config.ts';
+import { SelfhealError } from './errors.ts';
+
+const direct = {
+  SELFHEAL_WEBHOOK_TOKEN: 'secret',
+  SELFHEAL_SINK: 'direct',
+  SELFHEAL_ACTION_URLS: 'restart-pod=http://a:8080/,redeploy=http://b:8080/,scale=http://c:8080/',
+};
+
+test('router defaults: port 8080 on 0.0.0.0, the seed routes, bounded delivery', (t) => {
+  const config = loadRouterConfig(direct);
+  t.is(config.port, 8080);
+  t.is(config.host, '0.0.0.0');
+  t.deepEqual(config.routes, DEFAULT_ROUTES);
+  t.deepEqual(config.sink, {
+    kind: 'direct',
+    urls: { 'restart-pod': 'http://a:8080/', redeploy: 'http://b:8080/', scale: 'http://c:8080/' },
+  });
+  t.is(config.deliveryConcurrency, 4);
+  t.is(config.deliveryTimeoutMs, 10_000);
+  t.false(config.dryRun);
+  t.deepEqual(config.namespaces, []);
+});
+
+test('SELFHEAL_ROUTES overrides and removes seed routes', (t) => {
+  const config = loadRouterConfig({
+    ...direct,
+    SELFHEAL_ROUTES: 'HighCPUUsage=none, DiskFull=redeploy,HighMemoryUsage=scale',
+  });
+  t.is(config.routes.HighCPUUsage, undefined);
+  t.is(config.routes.DiskFull, 'redeploy');
+  t.is(config.routes.HighMemoryUsage, 'scale');
+  t.is(config.routes.PodCrashLooping, 'redeploy');
+});
+
+test('the openfaas and knative sinks need their URL', (t) => {
+  t.deepEqual(
+    loadRouterConfig({
+      ...direct,
+      SELFHEAL_SINK: 'openfaas',
+      SELFHEAL_OPENFAAS_GATEWAY: 'http://gateway.openfaas:8080',
+    }).sink,
+    {
+      kind: 'openfaas',
+      gateway: 'http://gateway.openfaas:8080',
+    },
+  );
+  t.deepEqual(
+    loadRouterConfig({ ...direct, SELFHEAL_SINK: 'knative', K_SINK: 'http://broker/demo/default' }).sink,
+    {
+      kind: 'knative',
+      broker: 'http://broker/demo/default',
+    },
+  );
+  const error = t.throws(() => loadRouterConfig({ ...direct, SELFHEAL_SINK: 'knative' }), {
+    instanceOf: SelfhealError,
+  });
+  t.regex(error?.message ?? '', /K_SINK is required/);
+});
+
+test('the webhook token may come from a file', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'selfheal-config-'));
+  writeFileSync(join(dir, 'token'), 'from-file\n');
+  const { SELFHEAL_WEBHOOK_TOKEN: _, ...rest } = direct;
+  t.is(
+    loadRouterConfig({ ...rest, SELFHEAL_WEBHOOK_TOKEN_FILE: join(dir, 'token') }).webhookToken,
+    'from-file',
+  );
+  const missing = t.throws(() =>
+    loadRouterConfig({ ...rest, SELFHEAL_WEBHOOK_TOKEN_FILE: join(dir, 'absent') }),
+  );
+  t.regex(missing?.message ?? '', /SELFHEAL_WEBHOOK_TOKEN_FILE: cannot read .*absent \(ENOENT\)/);
+  const both = t.throws(() =>
+    loadRouterConfig({ ...direct, SELFHEAL_WEBHOOK_TOKEN_FILE: join(dir, 'token') }),
+  );
+  t.regex(both?.message ?? '', /both set/);
+});
+
+test('every problem is listed at once, by variable name', (t) => {
+  const error = t.throws(
+    () =>
+      loadRouterConfig({
+        SELFHEAL_SINK: 'kafka',
+        PORT: 'eighty',
+        SELFHEAL_NAMESPACES: 'demo,Not_Valid',
+        SELFHEAL_DRY_RUN: 'maybe',
+        SELFHEAL_ROUTES: 'HighCPUUsage=reboot',
+      }),
+    { instanceOf: SelfhealError },
+  );
+  const message = error?.message ?? '';
+  t.regex(message, /invalid configuration of router/);
+  t.regex(message, /SELFHEAL_SINK: must be one of direct, openfaas, knative/);
+  t.regex(message, /PORT: must be a number/);
+  t.regex(message, /SELFHEAL_NAMESPACES\.1: must be a valid namespace name/);
+  t.regex(message, /SELFHEAL_DRY_RUN: must be true or false/);
+  t.regex(message, /SELFHEAL_ROUTES: "HighCPUUsage=reboot": unknown action "reboot"/);
+  t.regex(message, /SELFHEAL_WEBHOOK_TOKEN or SELFHEAL_WEBHOOK_TOKEN_FILE is required/);
+});
+
+test('direct delivery needs a URL for every action', (t) => {
+  const error = t.throws(() =>
+    loadRouterConfig({ ...direct, SELFHEAL_ACTION_URLS: 'restart-pod=http://a/,scale=ftp://c/' }),
+  );
+  t.regex(error?.message ?? '', /scale: "ftp:\/\/c\/" is not an http\(s\) URL/);
+  t.regex(error?.message ?? '', /no URL for redeploy/);
+});
+
+test('action defaults and overrides', (t) => {
+  const defaults = loadActionConfig('scale', {});
+  t.is(defaults.maxReplicas, 10);
+  t.is(defaults.scaleStep, 1);
+  t.is(defaults.cooldownSeconds, 300);
+  t.deepEqual(defaults.budget, { max: 6, windowSeconds: 3600 });
+  t.is(defaults.kubeconfig, undefined);
+  const custom = loadActionConfig('scale', {
+    SELFHEAL_MAX_REPLICAS: '4',
+    SELFHEAL_SCALE_STEP: '2',
+    SELFHEAL_COOLDOWN_SECONDS: '0',
+    SELFHEAL_DRY_RUN: 'true',
+    SELFHEAL_NAMESPACES: ' demo , shop ',
+    KUBECONFIG: '/tmp/kubeconfig',
+  });
+  t.is(custom.maxReplicas, 4);
+  t.is(custom.scaleStep, 2);
+  t.is(custom.cooldownSeconds, 0);
+  t.true(custom.dryRun);
+  t.deepEqual(custom.namespaces, ['demo', 'shop']);
+  t.is(custom.kubeconfig, '/tmp/kubeconfig');
+  const error = t.throws(() => loadActionConfig('scale', { SELFHEAL_MAX_REPLICAS: '0' }));
+  t.regex(error?.message ?? '', /SELFHEAL_MAX_REPLICAS: must be at least 1/);
+});

@@ -1,0 +1,294 @@
+// Function configuration from environment variables, validated with zod at start-up (fail fast, clear message).
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { describeIssues, SelfhealError } from './errors.ts';
+import { ACTIONS, type ActionName, isAction, namespaceName } from './events.ts';
+import { LOG_LEVELS } from './log.ts';
+
+export const FUNCTION_NAMES = ['router', ...ACTIONS] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+export function isFunctionName(value: string): value is FunctionName {
+  return (FUNCTION_NAMES as readonly string[]).includes(value);
+}
+
+// The seed rule table of DESIGN.md: which action an alert triggers when it carries no `action` label.
+export const DEFAULT_ROUTES: Readonly<Record<string, ActionName>> = Object.freeze({
+  HighMemoryUsage: 'restart-pod',
+  PodCrashLooping: 'redeploy',
+  HighErrorRate: 'restart-pod',
+  PodNotReady: 'restart-pod',
+  HighCPUUsage: 'scale',
+});
+
+export type Env = Record<string, string | undefined>;
+
+const blankToUndefined = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const optionalString = z.preprocess(blankToUndefined, z.string().optional());
+const int = (fallback: number, min: number, max: number) =>
+  z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ message: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`)
+      .default(fallback),
+  );
+const bool = (fallback: boolean) =>
+  z.preprocess(
+    blankToUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  );
+const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
+
+const namespaces = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .default('')
+    .transform((list) =>
+      list
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(namespaceName)),
+);
+
+const actionUrls = z.string().transform((list, ctx) => {
+  const urls: Partial<Record<ActionName, string>> = {};
+  for (const entry of list.split(',').map((e) => e.trim())) {
+    if (!entry) continue;
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? entry : entry.slice(0, eq).trim();
+    if (eq < 0 || !isAction(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${entry}" is not <action>=<url> with an action among ${ACTIONS.join(', ')}`,
+      });
+      continue;
+    }
+    const url = entry.slice(eq + 1).trim();
+    if (!httpUrl.safeParse(url).success)
+      ctx.addIssue({ code: 'custom', message: `${name}: "${url}" is not an http(s) URL` });
+    urls[name] = url;
+  }
+  const missing = ACTIONS.filter((a) => !urls[a]);
+  if (missing.length > 0) ctx.addIssue({ code: 'custom', message: `no URL for ${missing.join(', ')}` });
+  return urls as Record<ActionName, string>;
+});
+
+const routes = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .default('')
+    .transform((list, ctx) => {
+      const table: Record<string, ActionName> = { ...DEFAULT_ROUTES };
+      for (const entry of list.split(',').map((e) => e.trim())) {
+        if (!entry) continue;
+        const [alertname, action] = entry.split('=').map((part) => part.trim());
+        if (!alertname || action === undefined) {
+          ctx.addIssue({ code: 'custom', message: `"${entry}" is not <alertname>=<action>` });
+        } else if (action === 'none') {
+          delete table[alertname];
+        } else if (isAction(action)) {
+          table[alertname] = action;
+        } else {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${entry}": unknown action "${action}" (use ${ACTIONS.join(', ')} or none)`,
+          });
+        }
+      }
+      return table;
+    }),
+);
+
+const commonShape = {
+  PORT: int(8080, 0, 65535),
+  HOST: z.preprocess(blankToUndefined, z.string().default('0.0.0.0')),
+  LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(LOG_LEVELS).default('info')),
+  SELFHEAL_NAMESPACES: namespaces,
+  SELFHEAL_DRY_RUN: bool(false),
+  SELFHEAL_MAX_BODY_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  SELFHEAL_ACTION_TOKEN: optionalString,
+  SELFHEAL_ACTION_TOKEN_FILE: optionalString,
+};
+
+const routerEnv = z.object({
+  ...commonShape,
+  SELFHEAL_WEBHOOK_TOKEN: optionalString,
+  SELFHEAL_WEBHOOK_TOKEN_FILE: optionalString,
+  SELFHEAL_SINK: z.enum(['direct', 'openfaas', 'knative'], {
+    message: 'must be one of direct, openfaas, knative',
+  }),
+  SELFHEAL_ACTION_URLS: z.preprocess(blankToUndefined, actionUrls.optional()),
+  SELFHEAL_OPENFAAS_GATEWAY: z.preprocess(blankToUndefined, httpUrl.optional()),
+  K_SINK: z.preprocess(blankToUndefined, httpUrl.optional()),
+  SELFHEAL_ROUTES: routes,
+  SELFHEAL_DELIVERY_TIMEOUT_MS: int(10_000, 100, 600_000),
+  SELFHEAL_DELIVERY_CONCURRENCY: int(4, 1, 64),
+});
+
+const actionEnv = z.object({
+  ...commonShape,
+  KUBECONFIG: optionalString,
+  SELFHEAL_MAX_REPLICAS: int(10, 1, 10_000),
+  SELFHEAL_SCALE_STEP: int(1, 1, 100),
+  SELFHEAL_COOLDOWN_SECONDS: int(300, 0, 7 * 86_400),
+  SELFHEAL_ACTION_BUDGET: int(6, 1, 1000),
+  SELFHEAL_ACTION_WINDOW_SECONDS: int(3600, 60, 7 * 86_400),
+  SELFHEAL_LEASE_SECONDS: int(60, 5, 3600),
+  SELFHEAL_KUBE_TIMEOUT_MS: int(10_000, 100, 600_000),
+});
+
+export type Sink =
+  | { kind: 'direct'; urls: Record<ActionName, string> }
+  | { kind: 'openfaas'; gateway: string }
+  | { kind: 'knative'; broker: string };
+
+type CommonConfig = {
+  port: number;
+  host: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  namespaces: string[];
+  dryRun: boolean;
+  maxBodyBytes: number;
+  // Bearer token between router and actions; when unset, actions accept unauthenticated calls.
+  actionToken: string | undefined;
+};
+
+export type RouterConfig = CommonConfig & {
+  fn: 'router';
+  webhookToken: string;
+  sink: Sink;
+  routes: Record<string, ActionName>;
+  deliveryTimeoutMs: number;
+  deliveryConcurrency: number;
+};
+
+export type ActionConfig = CommonConfig & {
+  fn: ActionName;
+  kubeconfig: string | undefined;
+  maxReplicas: number;
+  scaleStep: number;
+  cooldownSeconds: number;
+  budget: { max: number; windowSeconds: number };
+  leaseSeconds: number;
+  kubeTimeoutMs: number;
+};
+
+export type FunctionConfig = RouterConfig | ActionConfig;
+
+function fail(fn: string, problems: string[]): never {
+  throw new SelfhealError('invalid', `invalid configuration of ${fn}:\n  - ${problems.join('\n  - ')}`, {
+    problems,
+  });
+}
+
+// A secret from VAR or from the file named by VAR_FILE (not both).
+function secret(env: Env, name: string, problems: string[]): string | undefined {
+  const direct = env[name]?.trim() || undefined;
+  const file = env[`${name}_FILE`]?.trim() || undefined;
+  if (direct && file) {
+    problems.push(`${name} and ${name}_FILE are both set; set one`);
+    return undefined;
+  }
+  if (file) {
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (!value) problems.push(`${name}_FILE: ${file} is empty`);
+      return value || undefined;
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+      return undefined;
+    }
+  }
+  return direct;
+}
+
+function issuesWithNames(error: z.ZodError): string[] {
+  return describeIssues(error);
+}
+
+function common(env: z.infer<typeof routerEnv> | z.infer<typeof actionEnv>, actionToken: string | undefined) {
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    namespaces: env.SELFHEAL_NAMESPACES,
+    dryRun: env.SELFHEAL_DRY_RUN,
+    maxBodyBytes: env.SELFHEAL_MAX_BODY_BYTES,
+    actionToken,
+  };
+}
+
+export function loadRouterConfig(env: Env): RouterConfig {
+  const parsed = routerEnv.safeParse(env);
+  const problems = parsed.success ? [] : issuesWithNames(parsed.error);
+  const webhookToken = secret(env, 'SELFHEAL_WEBHOOK_TOKEN', problems);
+  const actionToken = secret(env, 'SELFHEAL_ACTION_TOKEN', problems);
+  if (!webhookToken && !problems.some((p) => p.startsWith('SELFHEAL_WEBHOOK_TOKEN'))) {
+    problems.push(
+      'SELFHEAL_WEBHOOK_TOKEN or SELFHEAL_WEBHOOK_TOKEN_FILE is required (the bearer token Alertmanager sends)',
+    );
+  }
+  let sink: Sink | undefined;
+  if (parsed.success) {
+    const e = parsed.data;
+    if (e.SELFHEAL_SINK === 'direct') {
+      if (e.SELFHEAL_ACTION_URLS) sink = { kind: 'direct', urls: e.SELFHEAL_ACTION_URLS };
+      else
+        problems.push(
+          'SELFHEAL_ACTION_URLS is required when SELFHEAL_SINK=direct (restart-pod=URL,redeploy=URL,scale=URL)',
+        );
+    } else if (e.SELFHEAL_SINK === 'openfaas') {
+      if (e.SELFHEAL_OPENFAAS_GATEWAY) sink = { kind: 'openfaas', gateway: e.SELFHEAL_OPENFAAS_GATEWAY };
+      else problems.push('SELFHEAL_OPENFAAS_GATEWAY is required when SELFHEAL_SINK=openfaas');
+    } else if (e.K_SINK) {
+      sink = { kind: 'knative', broker: e.K_SINK };
+    } else {
+      problems.push('K_SINK is required when SELFHEAL_SINK=knative (the broker URL a SinkBinding injects)');
+    }
+  }
+  if (!parsed.success || problems.length > 0 || !sink || !webhookToken) fail('router', problems);
+  const e = parsed.data;
+  return {
+    fn: 'router',
+    ...common(e, actionToken),
+    webhookToken,
+    sink,
+    routes: e.SELFHEAL_ROUTES,
+    deliveryTimeoutMs: e.SELFHEAL_DELIVERY_TIMEOUT_MS,
+    deliveryConcurrency: e.SELFHEAL_DELIVERY_CONCURRENCY,
+  };
+}
+
+export function loadActionConfig(fn: ActionName, env: Env): ActionConfig {
+  const parsed = actionEnv.safeParse(env);
+  const problems = parsed.success ? [] : issuesWithNames(parsed.error);
+  const actionToken = secret(env, 'SELFHEAL_ACTION_TOKEN', problems);
+  if (!parsed.success || problems.length > 0) fail(fn, problems);
+  const e = parsed.data;
+  return {
+    fn,
+    ...common(e, actionToken),
+    kubeconfig: e.KUBECONFIG,
+    maxReplicas: e.SELFHEAL_MAX_REPLICAS,
+    scaleStep: e.SELFHEAL_SCALE_STEP,
+    cooldownSeconds: e.SELFHEAL_COOLDOWN_SECONDS,
+    budget: { max: e.SELFHEAL_ACTION_BUDGET, windowSeconds: e.SELFHEAL_ACTION_WINDOW_SECONDS },
+    leaseSeconds: e.SELFHEAL_LEASE_SECONDS,
+    kubeTimeoutMs: e.SELFHEAL_KUBE_TIMEOUT_MS,
+  };
+}
+
+export function loadConfig(fn: FunctionName, env: Env): FunctionConfig {
+  return fn === 'router' ? loadRouterConfig(env) : loadActionConfig(fn, env);
+}

@@ -1,0 +1,180 @@
+// The one error type of selfheal: a kind, the HTTP status the runtime answers with, and the list of problems.
+import type { z } from 'zod';
+
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'gone'
+  | 'conflict'
+  | 'too-large'
+  | 'refused'
+  | 'unavailable'
+  | 'internal';
+
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  gone: 404,
+  conflict: 409,
+  'too-large': 413,
+  refused: 422,
+  unavailable: 503,
+  internal: 500,
+};
+
+export type SelfhealErrorOptions = { problems?: string[]; reason?: string; cause?: unknown };
+
+// faas-js-runtime turns a thrown error's numeric `code` into the response status, so `code` is the HTTP status.
+export class SelfhealError extends Error {
+  override readonly name = 'SelfhealError';
+  readonly kind: ErrorKind;
+  readonly code: number;
+  readonly problems: string[];
+  // A short machine-readable reason (e.g. `not-opted-in`), when the kind alone is too coarse.
+  readonly reason: string;
+
+  constructor(kind: ErrorKind, message: string, options: SelfhealErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = kind;
+    this.code = STATUS[kind];
+    this.problems = options.problems ?? [];
+    this.reason = options.reason ?? kind;
+  }
+
+  // Whether a caller may succeed by trying again later (Alertmanager retries 5xx only).
+  get retryable(): boolean {
+    return this.code >= 500;
+  }
+
+  toJSON(): { error: string; kind: ErrorKind; reason: string; problems?: string[] } {
+    return {
+      error: this.message,
+      kind: this.kind,
+      reason: this.reason,
+      ...(this.problems.length > 0 ? { problems: this.problems } : {}),
+    };
+  }
+}
+
+export function isSelfhealError(err: unknown): err is SelfhealError {
+  return err instanceof SelfhealError;
+}
+
+// Lists zod's issues as `path: message` lines a human can act on.
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+}
+
+export function invalid(what: string, error: z.ZodError): SelfhealError {
+  const problems = describeIssues(error);
+  return new SelfhealError('invalid', `invalid ${what}: ${problems.join('; ')}`, { problems });
+}
+
+// What a Kubernetes call was trying to do, to name it in the error.
+export type KubeOperation = { verb: string; resource: string; namespace?: string; name?: string };
+
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_ABORTED',
+]);
+
+// Finds a transport error code (ECONNREFUSED, UND_ERR_*, a timeout) anywhere in an error's cause chain.
+export function transportErrorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const { code, name, cause } = current as { code?: unknown; name?: unknown; cause?: unknown };
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return code;
+    if (name === 'TimeoutError' || name === 'AbortError') return 'ETIMEDOUT';
+    if (Array.isArray((current as { errors?: unknown }).errors)) {
+      const inner = (current as { errors: unknown[] }).errors.map(transportErrorCode).find(Boolean);
+      if (inner) return inner;
+    }
+    current = cause;
+  }
+  return undefined;
+}
+
+function statusMessage(body: unknown): string | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    return typeof parsed.message === 'string' ? parsed.message : undefined;
+  } catch {
+    return body.slice(0, 300) || undefined;
+  }
+}
+
+function describe(op: KubeOperation): string {
+  const where = op.namespace ? ` in namespace ${op.namespace}` : '';
+  return `${op.verb} ${op.resource}${op.name ? ` ${op.name}` : ''}${where}`;
+}
+
+// Maps a @kubernetes/client-node ApiException (duck-typed, so this module never imports the client)
+// or a transport error to a SelfhealError that names the operation.
+export function fromKubernetesError(err: unknown, op: KubeOperation): SelfhealError {
+  if (err instanceof SelfhealError) return err;
+  const status = (err as { code?: unknown })?.code;
+  if (typeof status === 'number') {
+    const detail = statusMessage((err as { body?: unknown }).body);
+    const suffix = detail ? `: ${detail}` : '';
+    if (status === 403) {
+      return new SelfhealError('forbidden', `forbidden: the function may not ${describe(op)}${suffix}`, {
+        reason: 'forbidden',
+        cause: err,
+      });
+    }
+    if (status === 404)
+      return new SelfhealError('gone', `not found: ${describe(op)}${suffix}`, { cause: err });
+    if (status === 409) {
+      return new SelfhealError('conflict', `conflict: ${describe(op)}${suffix}`, { cause: err });
+    }
+    if (status === 400 || status === 422) {
+      return new SelfhealError('invalid', `the API server rejected ${describe(op)}${suffix}`, { cause: err });
+    }
+    if (status === 401) {
+      return new SelfhealError(
+        'unavailable',
+        `the API server did not accept the function's credentials (${describe(op)})${suffix}`,
+        { reason: 'unauthenticated', cause: err },
+      );
+    }
+    if (status === 429 || status >= 500) {
+      return new SelfhealError(
+        'unavailable',
+        `API server unavailable (${status}) for ${describe(op)}${suffix}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return new SelfhealError('internal', `unexpected status ${status} for ${describe(op)}${suffix}`, {
+      cause: err,
+    });
+  }
+  const transport = transportErrorCode(err);
+  if (transport) {
+    return new SelfhealError('unavailable', `API server unreachable (${transport}) for ${describe(op)}`, {
+      reason: 'unreachable',
+      cause: err,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new SelfhealError('internal', `${describe(op)} failed: ${message}`, { cause: err });
+}

@@ -1,0 +1,174 @@
+// The Kubernetes operations the actions need, over @kubernetes/client-node (in a pod: in-cluster config;
+// outside: KUBECONFIG). The client is imported lazily, so modules that never call createKube never load it.
+import type {
+  AppsV1Api,
+  CoreV1Api,
+  CoreV1Event,
+  KubeConfig,
+  ObservableMiddleware,
+  PolicyV1Api,
+  RequestContext,
+  ResponseContext,
+  V1Deployment,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1ReplicaSet,
+  V1Scale,
+} from '@kubernetes/client-node';
+import { fromKubernetesError, type KubeOperation, SelfhealError } from './errors.ts';
+
+export type { CoreV1Event, KubeConfig, V1Deployment, V1Pod, V1PodDisruptionBudget, V1ReplicaSet, V1Scale };
+
+export type WriteOptions = { dryRun: boolean };
+
+// What the actions may do: narrow on purpose, matching the RBAC in manifests/base/rbac.
+export interface KubeOps {
+  readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  // Deletes the pod only while it still has `uid`; 'gone' when it (that incarnation) no longer exists.
+  deletePod(namespace: string, name: string, uid: string, options: WriteOptions): Promise<'deleted' | 'gone'>;
+  readReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined>;
+  readDeployment(namespace: string, name: string): Promise<V1Deployment | undefined>;
+  // A strategic-merge patch; a metadata.resourceVersion in the patch makes it conditional (409 on change).
+  patchDeployment(
+    namespace: string,
+    name: string,
+    patch: object,
+    options: WriteOptions,
+  ): Promise<V1Deployment>;
+  readScale(namespace: string, name: string): Promise<V1Scale>;
+  replaceScale(namespace: string, name: string, scale: V1Scale, options: WriteOptions): Promise<V1Scale>;
+  listDisruptionBudgets(namespace: string): Promise<V1PodDisruptionBudget[]>;
+  createEvent(namespace: string, event: CoreV1Event): Promise<'created' | 'exists'>;
+}
+
+export type KubeSource = { kubeconfig?: string | undefined; kubeConfig?: KubeConfig };
+
+const STRATEGIC_MERGE = 'application/strategic-merge-patch+json';
+
+// Builds the client once (the function's init()); `kubeConfig` wins, then the KUBECONFIG path, then the
+// in-cluster service account, then ~/.kube/config.
+export async function loadKubeConfig(source: KubeSource): Promise<KubeConfig> {
+  if (source.kubeConfig) return source.kubeConfig;
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  try {
+    if (source.kubeconfig) kc.loadFromFile(source.kubeconfig);
+    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new SelfhealError(
+      'invalid',
+      `cannot load the Kubernetes configuration${source.kubeconfig ? ` from ${source.kubeconfig}` : ''}: ${(err as Error).message}`,
+    );
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new SelfhealError(
+      'invalid',
+      'no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a service account',
+    );
+  }
+  return kc;
+}
+
+export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs: number }): Promise<KubeOps> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = await loadKubeConfig(source);
+  const core: CoreV1Api = kc.makeApiClient(k8s.CoreV1Api);
+  const apps: AppsV1Api = kc.makeApiClient(k8s.AppsV1Api);
+  const policy: PolicyV1Api = kc.makeApiClient(k8s.PolicyV1Api);
+
+  // Every call gets a deadline; patches also their content type.
+  const options = (contentType?: string) => {
+    const middleware: ObservableMiddleware = {
+      pre: (ctx: RequestContext) => {
+        if (contentType) ctx.setHeaderParam('Content-Type', contentType);
+        ctx.setSignal(AbortSignal.timeout(timeoutMs));
+        return new k8s.Observable(Promise.resolve(ctx));
+      },
+      post: (res: ResponseContext) => new k8s.Observable(Promise.resolve(res)),
+    };
+    return { middleware: [middleware], middlewareMergeStrategy: 'append' as const };
+  };
+  const dry = (o: WriteOptions) => (o.dryRun ? 'All' : undefined);
+
+  async function call<T>(op: KubeOperation, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw fromKubernetesError(err, op);
+    }
+  }
+  async function read<T>(op: KubeOperation, run: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await call(op, run);
+    } catch (err) {
+      if (err instanceof SelfhealError && err.kind === 'gone') return undefined;
+      throw err;
+    }
+  }
+
+  return {
+    readPod: (namespace, name) =>
+      read({ verb: 'get', resource: 'pods', namespace, name }, () =>
+        core.readNamespacedPod({ namespace, name }, options()),
+      ),
+    async deletePod(namespace, name, uid, o) {
+      try {
+        await call({ verb: 'delete', resource: 'pods', namespace, name }, () =>
+          core.deleteNamespacedPod(
+            { namespace, name, dryRun: dry(o), body: { preconditions: { uid } } },
+            options(),
+          ),
+        );
+        return 'deleted';
+      } catch (err) {
+        // 404: already gone; 409: the precondition failed, so this name now belongs to a replacement pod.
+        if (err instanceof SelfhealError && (err.kind === 'gone' || err.kind === 'conflict')) return 'gone';
+        throw err;
+      }
+    },
+    readReplicaSet: (namespace, name) =>
+      read({ verb: 'get', resource: 'replicasets', namespace, name }, () =>
+        apps.readNamespacedReplicaSet({ namespace, name }, options()),
+      ),
+    readDeployment: (namespace, name) =>
+      read({ verb: 'get', resource: 'deployments', namespace, name }, () =>
+        apps.readNamespacedDeployment({ namespace, name }, options()),
+      ),
+    patchDeployment: (namespace, name, patch, o) =>
+      call({ verb: 'patch', resource: 'deployments', namespace, name }, () =>
+        apps.patchNamespacedDeployment(
+          { namespace, name, body: patch, dryRun: dry(o), fieldManager: 'selfheal' },
+          options(STRATEGIC_MERGE),
+        ),
+      ),
+    readScale: (namespace, name) =>
+      call({ verb: 'get', resource: 'deployments/scale', namespace, name }, () =>
+        apps.readNamespacedDeploymentScale({ namespace, name }, options()),
+      ),
+    replaceScale: (namespace, name, scale, o) =>
+      call({ verb: 'update', resource: 'deployments/scale', namespace, name }, () =>
+        apps.replaceNamespacedDeploymentScale(
+          { namespace, name, body: scale, dryRun: dry(o), fieldManager: 'selfheal' },
+          options(),
+        ),
+      ),
+    listDisruptionBudgets: async (namespace) =>
+      (
+        await call({ verb: 'list', resource: 'poddisruptionbudgets', namespace }, () =>
+          policy.listNamespacedPodDisruptionBudget({ namespace }, options()),
+        )
+      ).items,
+    async createEvent(namespace, event) {
+      try {
+        await call({ verb: 'create', resource: 'events', namespace }, () =>
+          core.createNamespacedEvent({ namespace, body: event }, options()),
+        );
+        return 'created';
+      } catch (err) {
+        if (err instanceof SelfhealError && err.kind === 'conflict') return 'exists';
+        throw err;
+      }
+    },
+  };
+}

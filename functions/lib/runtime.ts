@@ -1,0 +1,214 @@
+// Starts a function under faas-js-runtime's start(), as in its container, and closes the runtime's gaps:
+// the listen address (it always binds '::'), 4xx JSON errors for bad bodies and CloudEvents (it answers 500),
+// authentication before the body is read, and selfheal's metrics on its /metrics.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { IncomingHttpHeaders, Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { isSelfhealError, type SelfhealError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { registry } from './metrics.ts';
+
+const require = createRequire(import.meta.url);
+
+export type HealthCheck = (request: never, reply: never) => unknown;
+
+// The module shape faas-js-runtime loads, plus an optional early authentication check.
+export type FunctionModule = {
+  handle: (context: never, body?: never) => unknown;
+  init?: () => unknown;
+  shutdown?: () => unknown;
+  readiness?: HealthCheck;
+  liveness?: HealthCheck;
+  // Runs on the headers of each invocation before the body is read: a returned error is the answer.
+  authorize?: (headers: IncomingHttpHeaders) => SelfhealError | undefined;
+};
+
+export type StartOptions = {
+  // The function's name, as faas_name on faas-js-runtime's metrics.
+  name: string;
+  host: string;
+  port: number;
+  bodyLimit: number;
+  log: Logger;
+  // faas-js-runtime's own (Fastify) log level; its request errors are re-logged by selfheal.
+  runtimeLogLevel?: string;
+  // faas-js-runtime merges a func.yaml from this folder over the options.
+  configDir?: string;
+};
+
+export type RunningFunction = { server: Server; url: string; close: () => Promise<void> };
+
+type FastifyLike = {
+  listen: (options: Record<string, unknown>, ...rest: unknown[]) => unknown;
+  close: () => Promise<void>;
+  setErrorHandler: (handler: (err: RuntimeError, request: RequestLike, reply: ReplyLike) => void) => void;
+  addHook: (name: string, hook: (...args: never[]) => unknown) => void;
+};
+type RequestLike = {
+  url: string;
+  method: string;
+  headers: IncomingHttpHeaders;
+  routeOptions?: { url?: string };
+};
+type ReplyLike = {
+  statusCode: number;
+  sent: boolean;
+  code: (status: number) => ReplyLike;
+  header: (name: string, value: string) => ReplyLike;
+  send: (body: unknown) => ReplyLike;
+};
+type RuntimeError = Error & { statusCode?: number; code?: unknown; errors?: unknown };
+
+const FUNCTION_ROUTE = '/';
+const METRICS_URL = process.env.METRICS_URL || '/metrics';
+
+// Describes an error raised inside the runtime (body parsing, CloudEvent parsing) as status + JSON body.
+export function describeRuntimeError(
+  err: RuntimeError,
+  bodyLimit: number,
+): { status: number; body: Record<string, unknown> } {
+  if (isSelfhealError(err)) return { status: err.code, body: err.toJSON() };
+  if (err.name === 'ValidationError') {
+    const problems = Array.isArray(err.errors)
+      ? err.errors.map(
+          (e: { message?: string; instancePath?: string }) =>
+            `${e.instancePath ? `${e.instancePath}: ` : ''}${e.message ?? String(e)}`,
+        )
+      : [err.message.split('\n')[0] ?? err.message];
+    return {
+      status: 400,
+      body: {
+        error: `invalid CloudEvent: ${problems.join('; ')}`,
+        kind: 'invalid',
+        reason: 'invalid',
+        problems,
+      },
+    };
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        status: 413,
+        body: {
+          error: `request body exceeds the limit of ${bodyLimit} bytes`,
+          kind: 'too-large',
+          reason: 'too-large',
+        },
+      };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return {
+        status: 400,
+        body: { error: 'empty body with content-type application/json', kind: 'invalid', reason: 'invalid' },
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        status: 415,
+        body: { error: `unsupported media type: ${err.message}`, kind: 'invalid', reason: 'invalid' },
+      };
+  }
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (status === 400 && err instanceof SyntaxError) {
+    return {
+      status,
+      body: { error: `malformed JSON body: ${err.message}`, kind: 'invalid', reason: 'invalid' },
+    };
+  }
+  if (status >= 400 && status < 500)
+    return { status, body: { error: err.message, kind: 'invalid', reason: 'invalid' } };
+  return { status: 500, body: { error: 'internal error', kind: 'internal', reason: 'internal' } };
+}
+
+function configure(instance: FastifyLike, mod: FunctionModule, options: StartOptions): void {
+  const listen = instance.listen.bind(instance);
+  instance.listen = (listenOptions, ...rest) =>
+    listen({ ...listenOptions, host: options.host, port: options.port }, ...rest);
+
+  instance.setErrorHandler((err, request, reply) => {
+    const { status, body } = describeRuntimeError(err, options.bodyLimit);
+    const line = { method: request.method, url: request.url, status, error: body.error };
+    if (status >= 500) options.log.error({ ...line, err }, 'request failed');
+    else options.log.info(line, 'request rejected');
+    reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body);
+  });
+
+  instance.addHook('onRequest', ((
+    request: RequestLike & { execTimer?: unknown },
+    reply: ReplyLike,
+    done: () => void,
+  ) => {
+    // faas-js-runtime stops a timer in onResponse that only its preHandler starts; a request rejected
+    // earlier (bad body) would log a TypeError. A no-op timer until the real one is set.
+    request.execTimer = () => {};
+    const route = request.routeOptions?.url;
+    if (route === FUNCTION_ROUTE && request.method !== 'OPTIONS' && mod.authorize) {
+      const denied = mod.authorize(request.headers);
+      if (denied) {
+        options.log.info({ method: request.method, url: request.url, status: denied.code }, denied.message);
+        reply
+          .code(denied.code)
+          .header('content-type', 'application/json; charset=utf-8')
+          .send(denied.toJSON());
+        return;
+      }
+    }
+    done();
+  }) as never);
+
+  // faas-js-runtime's metrics handler sends without returning the reply, so an async onSend would race it:
+  // render selfheal's metrics before the handler runs and append them synchronously.
+  const rendered = new WeakMap<object, string>();
+  instance.addHook('preHandler', (async (request: RequestLike) => {
+    if (request.routeOptions?.url === METRICS_URL) rendered.set(request, await registry.metrics());
+  }) as never);
+  instance.addHook('onSend', ((
+    request: RequestLike,
+    reply: ReplyLike,
+    payload: unknown,
+    done: (e: null, p: unknown) => void,
+  ) => {
+    const extra = rendered.get(request);
+    if (extra === undefined || reply.statusCode !== 200 || typeof payload !== 'string')
+      return done(null, payload);
+    done(null, `${payload.trimEnd()}\n${extra}`);
+  }) as never);
+}
+
+// One start at a time: the diagnostics channel hands over whichever Fastify instance is created next.
+let starting: Promise<unknown> = Promise.resolve();
+
+export async function startFunction(mod: FunctionModule, options: StartOptions): Promise<RunningFunction> {
+  const previous = starting;
+  let release = () => {};
+  starting = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await previous.catch(() => {});
+  let instance: FastifyLike | undefined;
+  const onInit = (message: unknown) => {
+    if (instance) return;
+    instance = (message as { fastify: FastifyLike }).fastify;
+    configure(instance, mod, options);
+  };
+  subscribe('fastify.initialization', onInit);
+  try {
+    const { start } = require('faas-js-runtime') as {
+      start: (fn: FunctionModule, options: Record<string, unknown>) => Promise<Server>;
+    };
+    const server = await start(mod, {
+      name: options.name,
+      port: options.port,
+      bodyLimit: options.bodyLimit,
+      logLevel: options.runtimeLogLevel ?? 'error',
+      ...(options.configDir ? { config: options.configDir } : {}),
+    });
+    const fastify = instance;
+    if (!fastify) throw new Error('faas-js-runtime started without publishing its Fastify instance');
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return { server, url: `http://${host}:${address.port}`, close: () => fastify.close() };
+  } finally {
+    unsubscribe('fastify.initialization', onInit);
+    release();
+  }
+}

@@ -1,0 +1,122 @@
+// The router's decision, pure: from an Alertmanager webhook and the routing table to one planned CloudEvent
+// (or a rejection, or "resolved, nothing to do") per alert.
+import type { CloudEvent } from 'cloudevents';
+import type { Alert, Webhook } from '../lib/alertmanager.ts';
+import {
+  ACTIONS,
+  type ActionEventData,
+  type ActionName,
+  buildActionEvent,
+  isAction,
+  namespaceName,
+  objectName,
+  type Target,
+} from '../lib/events.ts';
+import { checkNamespace } from '../lib/guards.ts';
+
+export type RoutingTable = Readonly<Record<string, ActionName>>;
+
+export type PlanOptions = { routes: RoutingTable; namespaces: readonly string[]; source?: string };
+
+export type AlertSummary = {
+  alertname: string;
+  fingerprint: string;
+  status: Alert['status'];
+  startsAt: string;
+};
+
+export type Planned =
+  | {
+      kind: 'deliver';
+      alert: AlertSummary;
+      action: ActionName;
+      target: Target;
+      event: CloudEvent<ActionEventData>;
+    }
+  | { kind: 'rejected'; alert: AlertSummary; action?: ActionName; reason: string; message: string }
+  | { kind: 'resolved'; alert: AlertSummary };
+
+// The action an alert asks for: its `action` label, else the routing table entry for its alertname.
+export function chooseAction(
+  alert: Alert,
+  routes: RoutingTable,
+): { action: ActionName } | { reason: string; message: string } {
+  const label = alert.labels.action?.trim();
+  if (label) {
+    if (isAction(label)) return { action: label };
+    return { reason: 'unknown-action', message: `unknown action "${label}" (known: ${ACTIONS.join(', ')})` };
+  }
+  const alertname = alert.labels.alertname ?? '';
+  const routed = Object.hasOwn(routes, alertname) ? routes[alertname] : undefined;
+  if (routed) return { action: routed };
+  return {
+    reason: 'no-route',
+    message: `no action for alert "${alertname}": give it an action label or a SELFHEAL_ROUTES entry`,
+  };
+}
+
+// The object an action works on, from the alert's namespace and pod/deployment labels.
+export function chooseTarget(
+  alert: Alert,
+  action: ActionName,
+): { target: Target } | { reason: string; message: string } {
+  const { namespace, pod, deployment } = alert.labels;
+  if (!namespace) return { reason: 'no-target', message: 'the alert has no namespace label' };
+  const byPod = action === 'restart-pod' || !deployment;
+  const name = byPod ? pod : deployment;
+  if (!name) {
+    return {
+      reason: 'no-target',
+      message:
+        action === 'restart-pod'
+          ? 'restart-pod needs a pod label'
+          : `${action} needs a deployment or pod label`,
+    };
+  }
+  const problems = [
+    ...(namespaceName.safeParse(namespace).success ? [] : [`namespace "${namespace}" is not a valid name`]),
+    ...(objectName.safeParse(name).success
+      ? []
+      : [`${byPod ? 'pod' : 'deployment'} "${name}" is not a valid name`]),
+  ];
+  if (problems.length > 0) return { reason: 'invalid-target', message: problems.join('; ') };
+  return { target: { namespace, kind: byPod ? 'Pod' : 'Deployment', name } };
+}
+
+export function summarize(alert: Alert): AlertSummary {
+  return {
+    alertname: alert.labels.alertname ?? '',
+    fingerprint: alert.fingerprint,
+    status: alert.status,
+    startsAt: alert.startsAt,
+  };
+}
+
+export function planAlert(alert: Alert, options: PlanOptions): Planned {
+  const summary = summarize(alert);
+  if (alert.status === 'resolved') return { kind: 'resolved', alert: summary };
+  const chosen = chooseAction(alert, options.routes);
+  if ('reason' in chosen) return { kind: 'rejected', alert: summary, ...chosen };
+  const { action } = chosen;
+  const aimed = chooseTarget(alert, action);
+  if ('reason' in aimed) return { kind: 'rejected', alert: summary, action, ...aimed };
+  const refusal = checkNamespace(aimed.target.namespace, options.namespaces);
+  if (refusal) return { kind: 'rejected', alert: summary, action, ...refusal };
+  const event = buildActionEvent({
+    action,
+    alert: {
+      name: summary.alertname,
+      fingerprint: alert.fingerprint,
+      startsAt: alert.startsAt,
+      labels: alert.labels,
+      annotations: alert.annotations,
+    },
+    target: aimed.target,
+    ...(options.source ? { source: options.source } : {}),
+  });
+  return { kind: 'deliver', alert: summary, action, target: aimed.target, event };
+}
+
+export function planWebhook(webhook: Webhook, options: PlanOptions): Planned[] {
+  return webhook.alerts.map((alert) => planAlert(alert, options));
+}

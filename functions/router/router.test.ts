@@ -1,0 +1,345 @@
+// The router over real HTTP under faas-js-runtime (127.0.0.1, port 0), driven by captured Alertmanager
+// payloads; the actions are small HTTP servers that answer as a real action would (200, 4xx, 503, slow).
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { type Env, loadRouterConfig } from '../lib/config.ts';
+import { eventId } from '../lib/events.ts';
+import { createLogger } from '../lib/log.ts';
+import { startFunction } from '../lib/runtime.ts';
+import { routerFunction } from './index.ts';
+
+const TOKEN = 'test-webhook-token';
+const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
+const versions = readdirSync(fixtures).filter((d) => d.startsWith('alertmanager-'));
+const raw = (version: string, name: string) => readFileSync(join(fixtures, version, `${name}.json`), 'utf8');
+const silent = createLogger('router', 'silent');
+
+type Received = { headers: IncomingHttpHeaders; body: string };
+type Sink = { url: string; received: Received[]; maxInFlight: () => number };
+
+// An action stand-in: answers by the target's name prefix (ok-, reject-, fail-, slow-), 200 otherwise.
+async function startSink(t: ExecutionContext): Promise<Sink> {
+  const received: Received[] = [];
+  let inFlight = 0;
+  let max = 0;
+  const server: Server = createServer(async (req, res) => {
+    inFlight++;
+    max = Math.max(max, inFlight);
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    received.push({ headers: req.headers, body });
+    const subject = String(req.headers['ce-subject'] ?? '');
+    const name = subject.split('/')[2] ?? '';
+    const reply = (status: number, payload: object) => {
+      inFlight--;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+    };
+    if (name.startsWith('reject-'))
+      return reply(422, {
+        error: 'Deployment demo/web does not carry the label selfheal.dev/enabled: "true"',
+        reason: 'not-opted-in',
+      });
+    if (name.startsWith('fail-'))
+      return reply(503, { error: 'API server unavailable', reason: 'unavailable' });
+    if (name.startsWith('slow-')) {
+      await new Promise((r) => setTimeout(r, 3000));
+      if (!res.destroyed) return reply(200, { outcome: 'applied', reason: 'restarted', message: 'late' });
+      inFlight--;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    reply(200, { outcome: 'applied', reason: 'restarted', message: `acted on ${subject}` });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    received,
+    maxInFlight: () => max,
+  };
+}
+
+async function startRouter(t: ExecutionContext, actionUrl: string, env: Env = {}): Promise<string> {
+  const config = loadRouterConfig({
+    SELFHEAL_WEBHOOK_TOKEN: TOKEN,
+    SELFHEAL_SINK: 'direct',
+    SELFHEAL_ACTION_URLS: `restart-pod=${actionUrl},redeploy=${actionUrl},scale=${actionUrl}`,
+    SELFHEAL_DELIVERY_TIMEOUT_MS: '5000',
+    ...env,
+  });
+  const mod = routerFunction({ config: () => config, log: silent });
+  const running = await startFunction(mod, {
+    name: 'router',
+    host: '127.0.0.1',
+    port: 0,
+    bodyLimit: config.maxBodyBytes,
+    log: silent,
+  });
+  t.teardown(async () => {
+    await running.close();
+    await mod.shutdown();
+  });
+  t.regex(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  return running.url;
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, ...headers },
+    body,
+  });
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`the router answered ${res.status} with a body that is not JSON: ${text}`);
+  }
+  return { status: res.status, json, contentType: res.headers.get('content-type') };
+}
+
+// A captured payload with its alerts' labels changed (still a real Alertmanager payload otherwise).
+function relabel(
+  version: string,
+  name: string,
+  change: (labels: Record<string, string>, i: number) => void,
+): string {
+  const payload = JSON.parse(raw(version, name));
+  for (const [i, a] of (payload.alerts as Array<{ labels: Record<string, string> }>).entries())
+    change(a.labels, i);
+  return JSON.stringify(payload);
+}
+
+for (const version of versions) {
+  test(`${version}: a firing alert is delivered as a binary CloudEvent and answered 200 with its result`, async (t) => {
+    const sink = await startSink(t);
+    const url = await startRouter(t, sink.url);
+    const payload = raw(version, 'firing');
+    const { status, json } = await post(url, payload);
+    t.is(status, 200);
+    t.is(json.status, 'ok');
+    const [result] = json.results as Array<Record<string, unknown>>;
+    const alert = JSON.parse(payload).alerts[0];
+    t.like(result, {
+      alertname: 'HighMemoryUsage',
+      outcome: 'accepted',
+      action: 'restart-pod',
+      target: `demo/Pod/${alert.labels.pod}`,
+      eventId: eventId(alert.fingerprint, alert.startsAt, 'restart-pod'),
+      result: { outcome: 'applied' },
+    });
+    t.is(sink.received.length, 1);
+    const [delivered] = sink.received;
+    t.is(delivered?.headers['ce-type'], 'dev.selfheal.action.restart-pod');
+    t.is(delivered?.headers['ce-id'], result?.eventId as string);
+    t.is(delivered?.headers['ce-specversion'], '1.0');
+    t.is(delivered?.headers['ce-source'], 'selfheal/router');
+    t.is(delivered?.headers.authorization, undefined);
+    const data = JSON.parse(delivered?.body ?? '{}');
+    t.deepEqual(data.target, { namespace: 'demo', kind: 'Pod', name: alert.labels.pod });
+    t.is(data.alert.fingerprint, alert.fingerprint);
+  });
+
+  test(`${version}: the same notification delivered twice carries the same event ids`, async (t) => {
+    const sink = await startSink(t);
+    const url = await startRouter(t, sink.url);
+    await post(url, raw(version, 'multi'));
+    await post(url, raw(version, 'multi'));
+    const ids = sink.received.map((r) => r.headers['ce-id']);
+    t.is(ids.length, 6);
+    t.deepEqual(ids.slice(0, 3).sort(), ids.slice(3).sort());
+    t.is(new Set(ids).size, 3);
+  });
+
+  test(`${version}: resolved alerts trigger no delivery`, async (t) => {
+    const sink = await startSink(t);
+    const url = await startRouter(t, sink.url);
+    const { status, json } = await post(url, raw(version, 'resolved'));
+    t.is(status, 200);
+    t.like((json.results as unknown[])[0], { status: 'resolved', outcome: 'resolved' });
+    t.is(sink.received.length, 0);
+  });
+}
+
+const version = versions[0] as string;
+
+test('deliveries run in parallel, bounded by SELFHEAL_DELIVERY_CONCURRENCY', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url, { SELFHEAL_DELIVERY_CONCURRENCY: '2' });
+  const payload = JSON.parse(raw(version, 'multi'));
+  payload.alerts = [
+    ...payload.alerts,
+    ...payload.alerts.map((a: { fingerprint: string }) => ({
+      ...a,
+      fingerprint: `f${a.fingerprint.slice(1)}`,
+    })),
+  ];
+  const { status } = await post(url, JSON.stringify(payload));
+  t.is(status, 200);
+  t.is(sink.received.length, 6);
+  t.is(sink.maxInFlight(), 2);
+});
+
+test('an action that answers 4xx makes its alert rejected, and the notification still succeeds', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  const body = relabel(version, 'multi', (labels, i) => {
+    if (i === 0) labels.pod = 'reject-web';
+  });
+  const { status, json } = await post(url, body);
+  t.is(status, 200);
+  const results = json.results as Array<Record<string, unknown>>;
+  t.like(results[0], { outcome: 'rejected', httpStatus: 422, reason: 'not-opted-in' });
+  t.regex(String(results[0]?.message), /selfheal\.dev\/enabled/);
+  t.like(results[1], { outcome: 'accepted' });
+});
+
+test('an action that answers 503 makes the router answer 503 so Alertmanager retries', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  const body = relabel(version, 'multi', (labels, i) => {
+    if (i === 1) labels.pod = 'fail-web';
+  });
+  const { status, json } = await post(url, body);
+  t.is(status, 503);
+  t.is(json.status, 'retry');
+  const results = json.results as Array<Record<string, unknown>>;
+  t.like(results[1], { outcome: 'failed', httpStatus: 503 });
+  t.is(results.filter((r) => r.outcome === 'accepted').length, 2);
+});
+
+test('an action that does not answer in time makes the router answer 503', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url, { SELFHEAL_DELIVERY_TIMEOUT_MS: '300' });
+  const started = Date.now();
+  const { status, json } = await post(
+    url,
+    relabel(version, 'firing', (labels) => (labels.pod = 'slow-web')),
+  );
+  t.is(status, 503);
+  t.like((json.results as unknown[])[0], { outcome: 'failed', reason: 'timeout' });
+  t.true(Date.now() - started < 2500, 'the router gave up at its deadline, not when the action answered');
+});
+
+test('an action that refuses connections makes the router answer 503', async (t) => {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const deadUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/`;
+  probe.close();
+  await once(probe, 'close');
+  const url = await startRouter(t, deadUrl);
+  const { status, json } = await post(url, raw(version, 'firing'));
+  t.is(status, 503);
+  t.like((json.results as unknown[])[0], { outcome: 'failed', reason: 'unreachable' });
+  t.regex(String((json.results as Array<{ message: string }>)[0]?.message), /ECONNREFUSED/);
+});
+
+test('alerts that can never be acted on are rejected with a reason, not retried', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url, { SELFHEAL_NAMESPACES: 'demo' });
+  const body = relabel(version, 'multi', (labels, i) => {
+    if (i === 0) labels.action = 'reboot-node';
+    if (i === 1) delete labels.pod;
+    if (i === 2) labels.namespace = 'kube-system';
+  });
+  const { status, json } = await post(url, body);
+  t.is(status, 200);
+  const reasons = (json.results as Array<{ outcome: string; reason: string }>).map((r) => [
+    r.outcome,
+    r.reason,
+  ]);
+  t.deepEqual(reasons, [
+    ['rejected', 'unknown-action'],
+    ['rejected', 'no-target'],
+    ['rejected', 'namespace-not-allowed'],
+  ]);
+  t.is(sink.received.length, 0);
+});
+
+test('the bearer token is required and compared exactly', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  const missing = await post(url, raw(version, 'firing'), { authorization: '' });
+  t.is(missing.status, 401);
+  t.regex(String(missing.json.error), /missing bearer token/);
+  for (const authorization of [
+    `Bearer ${TOKEN}x`,
+    `Basic ${TOKEN}`,
+    `Bearer ${TOKEN.slice(0, -1)}`,
+    'Bearer',
+  ]) {
+    const wrong = await post(url, raw(version, 'firing'), { authorization });
+    t.is(wrong.status, 401, authorization);
+  }
+  t.is((await post(url, raw(version, 'firing'), { authorization: `bearer ${TOKEN}` })).status, 200);
+  t.is(sink.received.length, 1);
+});
+
+test('bad bodies get 4xx with a readable JSON message', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url, { SELFHEAL_MAX_BODY_BYTES: '4096' });
+  const malformed = await post(url, '{"receiver": "selfheal", "alerts": [');
+  t.is(malformed.status, 400);
+  t.regex(String(malformed.json.error), /malformed JSON body/);
+
+  const wrongTypes = JSON.parse(raw(version, 'firing'));
+  wrongTypes.alerts[0].startsAt = 12;
+  wrongTypes.alerts[0].labels.namespace = ['demo'];
+  wrongTypes.status = 'burning';
+  const invalid = await post(url, JSON.stringify(wrongTypes));
+  t.is(invalid.status, 400);
+  t.deepEqual((invalid.json.problems as string[]).map((p) => p.split(':')[0]).sort(), [
+    'alerts.0.labels.namespace',
+    'alerts.0.startsAt',
+    'status',
+  ]);
+
+  const oversized = JSON.parse(raw(version, 'firing'));
+  oversized.alerts[0].annotations.description = 'x'.repeat(8000);
+  const big = await post(url, JSON.stringify(oversized));
+  t.is(big.status, 413);
+  t.regex(String(big.json.error), /exceeds the limit of 4096 bytes/);
+  t.is(big.contentType, 'application/json; charset=utf-8');
+
+  const unauthenticatedBig = await post(url, JSON.stringify(oversized), { authorization: '' });
+  t.is(unauthenticatedBig.status, 401, 'authentication comes before reading the body');
+
+  const text = await post(url, 'alertname=HighMemoryUsage', { 'content-type': 'text/plain' });
+  t.is(text.status, 400);
+  t.regex(String(text.json.error), /as JSON/);
+
+  const empty = await post(url, '', {});
+  t.is(empty.status, 400);
+
+  const get = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+  t.is(get.status, 405);
+  t.is(sink.received.length, 0);
+});
+
+test('with SELFHEAL_ACTION_TOKEN the router authenticates to the actions', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url, { SELFHEAL_ACTION_TOKEN: 'action-secret' });
+  t.is((await post(url, raw(version, 'firing'))).status, 200);
+  t.is(sink.received[0]?.headers.authorization, 'Bearer action-secret');
+});
+
+test('health and metrics endpoints answer, with selfheal counters on /metrics', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  await post(url, raw(version, 'mixed'));
+  t.is((await fetch(`${url}/health/readiness`)).status, 200);
+  t.is((await fetch(`${url}/health/liveness`)).status, 200);
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  t.regex(metrics, /faas_invocations\{faas_name="router"/);
+  t.regex(metrics, /selfheal_router_alerts_total\{status="firing",outcome="accepted"\} \d+/);
+  t.regex(metrics, /selfheal_router_alerts_total\{status="resolved",outcome="resolved"\} \d+/);
+});

@@ -1,0 +1,134 @@
+// scale: raises a Deployment's replicas through its scale subresource by a step, never past the maximum
+// (annotation selfheal.dev/max-replicas or SELFHEAL_MAX_REPLICAS), with optimistic concurrency.
+import type { ActionDeps, ActionRequest, Decision } from '../lib/action.ts';
+import { SelfhealError } from '../lib/errors.ts';
+import { annotationNumber, MAX_REPLICAS_ANNOTATION, planScale } from '../lib/guards.ts';
+import type { V1Deployment } from '../lib/kube.ts';
+import type { ObjectRef } from '../lib/kube-events.ts';
+import {
+  CONFLICT_RETRIES,
+  checkDeploymentLedger,
+  claimAndRun,
+  deploymentName,
+  ledgerStop,
+  newRecord,
+  runClaimed,
+  tooManyConflicts,
+} from '../lib/remediate.ts';
+import { deploymentRef, namespaceDecision, optInDecision, resolveTarget } from '../lib/targets.ts';
+
+// Sets spec.replicas to `to` unless it is already there or above; retries the replace on a 409.
+async function scaleTo(
+  deps: ActionDeps,
+  deployment: V1Deployment,
+  to: number,
+  involved: ObjectRef,
+): Promise<Decision> {
+  const namespace = deployment.metadata?.namespace ?? '';
+  const name = deployment.metadata?.name ?? '';
+  let conflicts = 0;
+  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+    const scale = await deps.kube.readScale(namespace, name);
+    const current = scale.spec?.replicas ?? 0;
+    const common = { involved, deployment: `${namespace}/${name}` };
+    if (current >= to) {
+      return {
+        outcome: 'applied',
+        reason: 'already-scaled',
+        message: `Deployment ${namespace}/${name} already has ${current} replicas (target ${to})`,
+        ...common,
+        detail: { from: current, to: current, conflicts },
+      };
+    }
+    await deps.beforeWrite?.('scale');
+    try {
+      await deps.kube.replaceScale(
+        namespace,
+        name,
+        { ...scale, spec: { ...scale.spec, replicas: to } },
+        { dryRun: false },
+      );
+      return {
+        outcome: 'applied',
+        reason: 'scaled',
+        message: `scaled Deployment ${namespace}/${name} from ${current} to ${to} replicas`,
+        ...common,
+        detail: { from: current, to, conflicts },
+      };
+    } catch (err) {
+      if (!(err instanceof SelfhealError && err.kind === 'conflict')) throw err;
+      conflicts++;
+    }
+  }
+  throw tooManyConflicts(`the scale of Deployment ${namespace}/${name}`);
+}
+
+export async function scale(request: ActionRequest, deps: ActionDeps): Promise<Decision> {
+  const refusedNamespace = namespaceDecision(request.target, deps.config.namespaces);
+  if (refusedNamespace) return refusedNamespace;
+
+  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+    const resolved = await resolveTarget(deps.kube, request.target);
+    if (!resolved.ok) return resolved.decision;
+    const { deployment } = resolved;
+    const involved = deploymentRef(deployment);
+    const name = deploymentName(deployment);
+    const refused = optInDecision(deployment, involved);
+    if (refused) return refused;
+
+    const verdict = checkDeploymentLedger(request, deps, deployment);
+    const stop = ledgerStop(verdict, involved, deployment);
+    if (stop) return stop;
+    if (verdict.kind === 'resume') {
+      const to = Number(verdict.record.detail?.to);
+      return runClaimed(deps, deployment, verdict.record, (claimed) => scaleTo(deps, claimed, to, involved));
+    }
+
+    const max = annotationNumber(
+      deployment.metadata?.annotations,
+      MAX_REPLICAS_ANNOTATION,
+      deps.config.maxReplicas,
+    );
+    const step = request.params.step ?? deps.config.scaleStep;
+    const current = await deps.kube.readScale(
+      deployment.metadata?.namespace ?? '',
+      deployment.metadata?.name ?? '',
+    );
+    const plan = planScale(current.spec?.replicas ?? 0, step, max.value);
+    if (plan.kind === 'at-max') {
+      return {
+        outcome: 'skipped',
+        reason: 'at-maximum',
+        message: `Deployment ${name} has ${plan.current} replicas, at or above its maximum of ${plan.max} (${max.source === 'annotation' ? MAX_REPLICAS_ANNOTATION : 'SELFHEAL_MAX_REPLICAS'})`,
+        involved,
+        deployment: name,
+        detail: { current: plan.current, max: plan.max },
+      };
+    }
+    const detail = { from: plan.from, to: plan.to, max: plan.max, step };
+    if (request.dryRun || deps.config.dryRun) {
+      await deps.kube.replaceScale(
+        deployment.metadata?.namespace ?? '',
+        deployment.metadata?.name ?? '',
+        { ...current, spec: { ...current.spec, replicas: plan.to } },
+        { dryRun: true },
+      );
+      return {
+        outcome: 'dry-run',
+        reason: 'dry-run',
+        message: `dry run: would scale Deployment ${name} from ${plan.from} to ${plan.to} replicas (maximum ${plan.max})`,
+        involved,
+        deployment: name,
+        detail,
+      };
+    }
+    const decision = await claimAndRun(deps, deployment, newRecord(request, deps, detail), (claimed) =>
+      scaleTo(deps, claimed, plan.to, involved),
+    );
+    if (decision)
+      return decision.reason === 'scaled'
+        ? { ...decision, detail: { ...detail, ...decision.detail } }
+        : decision;
+  }
+  throw tooManyConflicts(`Deployment ${request.target.namespace}/${request.target.name}`);
+}
