@@ -46,8 +46,8 @@ test('a port already in use is a fatal log line and exit 1', async (t) => {
 
 test('SIGTERM drains an in-flight slow request, then exits 0', async (t) => {
   const app = await spawnApp(t);
-  const slow = fetch(`${app.url}/?delayMs=800`);
-  await sleep(200);
+  const slow = fetch(`${app.url}/?delayMs=2000`);
+  await sleep(500);
   app.child.kill('SIGTERM');
   const answer = await slow;
   t.is(answer.status, 200);
@@ -57,7 +57,7 @@ test('SIGTERM drains an in-flight slow request, then exits 0', async (t) => {
     (line) => `${line.msg} ${(line.req as { url?: string } | undefined)?.url ?? ''}`,
   );
   const signalled = messages.indexOf('signal received ');
-  const answered = messages.indexOf('request /?delayMs=800');
+  const answered = messages.indexOf('request /?delayMs=2000');
   t.true(
     signalled >= 0 && answered > signalled,
     `the request was in flight at SIGTERM: ${messages.join(' | ')}`,
@@ -73,7 +73,7 @@ test('SIGINT also stops it cleanly', async (t) => {
 });
 
 test('during SHUTDOWN_DELAY_MS readiness answers 503 while requests are still served', async (t) => {
-  const app = await spawnApp(t, { env: { SHUTDOWN_DELAY_MS: '600' } });
+  const app = await spawnApp(t, { env: { SHUTDOWN_DELAY_MS: '2000' } });
   app.child.kill('SIGTERM');
   await app.waitForLog((line) => line.msg === 'shutting down: readiness is now 503');
   const ready = await fetch(`${app.url}/ready`);
@@ -87,12 +87,24 @@ test('during SHUTDOWN_DELAY_MS readiness answers 503 while requests are still se
 test('a request that outlives SHUTDOWN_TIMEOUT_MS is cut off and the exit code is 1', async (t) => {
   const app = await spawnApp(t, { env: { SHUTDOWN_TIMEOUT_MS: '300' } });
   const slow = fetch(`${app.url}/?delayMs=10000`).catch((error: unknown) => error);
-  await sleep(150);
+  await sleep(500);
   const signalled = Date.now();
   app.child.kill('SIGTERM');
   t.deepEqual(await app.exited, { code: 1, signal: null });
   const took = Date.now() - signalled;
-  t.true(took < 2000, `forced exit soon after the grace period (${took} ms)`);
+  t.true(took < 3000, `forced exit soon after the grace period (${took} ms)`);
   t.true(app.lines.some((line) => /outlived the grace period/.test(String(line.msg))));
   t.true((await slow) instanceof Error, 'the slow request was cut off');
+});
+
+test('a second signal while draining exits at once with 1', async (t) => {
+  const app = await spawnApp(t);
+  const slow = fetch(`${app.url}/?delayMs=10000`).catch((error: unknown) => error);
+  await sleep(500);
+  app.child.kill('SIGTERM');
+  await app.waitForLog((line) => line.msg === 'shutting down: readiness is now 503');
+  app.child.kill('SIGINT');
+  t.deepEqual(await app.exited, { code: 1, signal: null });
+  t.true(app.lines.some((line) => line.msg === 'second signal while draining: exiting now'));
+  await slow;
 });

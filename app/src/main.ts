@@ -49,8 +49,9 @@ const app = createApp({ logger, stateDir: config.stateDir, podName: config.podNa
 let stopping = false;
 async function stop(signal: NodeJS.Signals): Promise<void> {
   if (stopping) {
-    logger.warn({ signal }, 'already shutting down');
-    return;
+    // A second Ctrl-C (or signal) means "now".
+    logger.warn({ signal }, 'second signal while draining: exiting now');
+    process.exit(1);
   }
   stopping = true;
   logger.info({ signal }, 'signal received');

@@ -49,6 +49,8 @@ export function createApp(options: AppOptions): App {
 
   const metrics = createMetrics(simulations, () => readiness().ready);
   const app = new Koa<AppState>();
+  // Errors Koa meets outside the middleware chain (e.g. a client gone mid-response) go to the log, not stderr.
+  app.on('error', (error: unknown) => logger.warn({ err: error }, 'http error outside a request handler'));
   const router = new Router<AppState>();
   coreRoutes(router, { simulations, metrics, readiness, podName: options.podName });
   simulationRoutes(router, {

@@ -10,41 +10,64 @@ import { cpuParams } from './cpu.ts';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Usage {
-  /** CPU seconds per second, from the app's own process_cpu_seconds_total. */
+  /** CPU seconds per second of the whole process, from its own process_cpu_seconds_total. */
   cpu: number;
-  /** CPU plus run-queue waiting seconds per second over all threads (/proc/<pid>/task/<tid>/schedstat): what the
-   * process asked for, which the shared test machine may not fully grant. */
+  /** On-CPU seconds per second of the burn threads (/proc/<pid>/task/<tid>/schedstat). */
+  burn: number;
+  /** On-CPU plus run-queue seconds per second of the burn threads: what they asked for, which this shared test
+   * machine may not fully grant. */
   demand: number;
 }
 
-function schedSeconds(pid: number): number {
-  let total = 0;
+interface ThreadTime {
+  name: string;
+  onCpu: number;
+  waiting: number;
+}
+
+/** Threads of a process by name, with on-CPU and run-queue seconds (/proc/<pid>/task/<tid>/{comm,schedstat}). */
+function threads(pid: number): ThreadTime[] {
+  const found: ThreadTime[] = [];
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const [onCpu = '0', waiting = '0'] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(
         ' ',
       );
-      total += (Number(onCpu) + Number(waiting)) / 1e9;
+      found.push({ name, onCpu: Number(onCpu) / 1e9, waiting: Number(waiting) / 1e9 });
     } catch {
       // the thread ended while we listed them
     }
   }
-  return total;
+  return found;
+}
+
+// Worker threads carry their worker's name (`cpu-burn-<n>`).
+const burnThreads = (pid: number) => threads(pid).filter((thread) => thread.name.startsWith('cpu-burn-'));
+function burnTime(pid: number): { onCpu: number; waiting: number } {
+  const all = burnThreads(pid);
+  return {
+    onCpu: all.reduce((sum, thread) => sum + thread.onCpu, 0),
+    waiting: all.reduce((sum, thread) => sum + thread.waiting, 0),
+  };
 }
 
 async function usage(app: AppProcess, ms: number): Promise<Usage> {
   const pid = app.child.pid ?? 0;
   const cpuBefore = value(await scrape(app.url), 'process_cpu_seconds_total') ?? Number.NaN;
-  const schedBefore = schedSeconds(pid);
+  const burnBefore = burnTime(pid);
   const start = performance.now();
   await sleep(ms);
   const cpuAfter = value(await scrape(app.url), 'process_cpu_seconds_total') ?? Number.NaN;
-  const schedAfter = schedSeconds(pid);
+  const burnAfter = burnTime(pid);
   const seconds = (performance.now() - start) / 1000;
-  return { cpu: (cpuAfter - cpuBefore) / seconds, demand: (schedAfter - schedBefore) / seconds };
+  const burn = (burnAfter.onCpu - burnBefore.onCpu) / seconds;
+  const waited = (burnAfter.waiting - burnBefore.waiting) / seconds;
+  return { cpu: (cpuAfter - cpuBefore) / seconds, burn, demand: burn + waited };
 }
 
-const show = (u: Usage) => `${u.cpu.toFixed(2)} cores used, ${u.demand.toFixed(2)} cores wanted`;
+const show = (u: Usage) =>
+  `process ${u.cpu.toFixed(2)} cores, burn threads ${u.burn.toFixed(2)} cores running of ${u.demand.toFixed(2)} wanted`;
 
 test('the defaults burn at least a full core for longer than the 2 minute alert window', (t) => {
   const defaults = cpuParams.parse({});
@@ -65,27 +88,30 @@ test('a spawned app burns about one core for the duration, then stops by itself'
   t.log(
     `while burning: ${show(burning)} (${loadavg()[0]?.toFixed(1)} load on ${availableParallelism()} cores)`,
   );
-  // Running or runnable all the time; on an idle machine that is ≥ 0.8 core used, here others share the CPUs.
+  // Running or runnable all the time: a full core wanted. It runs ≥ 0.8 core unless other work on this shared
+  // machine keeps it waiting in the run queue; the process's own CPU counter includes what it ran.
   t.true(burning.demand >= 0.9, `wants a full core (${show(burning)})`);
-  t.true(
-    burning.cpu >= Math.min(0.8, 0.8 * (availableParallelism() / Math.max(1, loadavg()[0] ?? 1))),
-    show(burning),
-  );
+  t.true(burning.burn >= 0.8 || burning.demand - burning.burn >= 0.1, `runs when it may (${show(burning)})`);
+  t.true(burning.cpu >= 0.9 * burning.burn, `process_cpu_seconds_total counts the burn (${show(burning)})`);
 
   await sleep(1000); // past the 2.5 s duration
   const after = await usage(app, 800);
   t.log(`after the duration: ${show(after)}`);
-  t.true(after.demand < 0.2, `stopped after the duration (${show(after)})`);
+  t.true(after.cpu < 0.2, `stopped after the duration (${show(after)})`);
+  t.deepEqual(burnThreads(app.child.pid ?? 0), [], 'the burn threads are gone');
   t.is(value(await scrape(app.url), 'selfheal_app_cpu_burn_threads'), 0);
 });
 
-test('reset stops the burn at once', async (t) => {
+test('one thread per core asked for; reset stops them at once', async (t) => {
   const app = await spawnApp(t);
-  await post(`${app.url}/simulate/cpu`, { cores: 1, durationSeconds: 60 });
+  await post(`${app.url}/simulate/cpu`, { cores: 2, durationSeconds: 60 });
   await sleep(300);
+  t.is(burnThreads(app.child.pid ?? 0).length, 2);
+  t.is(value(await scrape(app.url), 'selfheal_app_cpu_burn_threads'), 2);
   const reset = await post(`${app.url}/simulate/reset`);
   t.deepEqual(reset.json.ended, ['cpu']);
   await sleep(100);
   const after = await usage(app, 800);
-  t.true(after.demand < 0.2, `no burn after reset (${show(after)})`);
+  t.true(after.cpu < 0.2, `no burn after reset (${show(after)})`);
+  t.deepEqual(burnThreads(app.child.pid ?? 0), [], 'the burn threads are gone');
 });

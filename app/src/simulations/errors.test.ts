@@ -86,9 +86,9 @@ test('the simulated failure is a JSON 500 and other endpoints keep working', asy
 
 test('errors stop after durationSeconds, and on reset', async (t) => {
   const { url } = await startInProcess(t);
-  await post(`${url}/simulate/errors`, { ratio: 1, durationSeconds: 0.3 });
+  await post(`${url}/simulate/errors`, { ratio: 1, durationSeconds: 1 });
   t.is((await get(`${url}/`)).status, 500);
-  await new Promise((resolve) => setTimeout(resolve, 450));
+  await new Promise((resolve) => setTimeout(resolve, 1200));
   t.is((await get(`${url}/`)).status, 200);
   t.is(value(await scrape(url), 'selfheal_app_error_ratio'), 0);
 

@@ -79,7 +79,18 @@ export function createMemoryLeak(logger: Logger, tickMs = 100): MemoryLeak {
   function tick(): void {
     if (run === undefined) return;
     const target = leakTarget(Date.now() - run.startedAt, run.baseBytes, run.params);
-    memory.resize(target);
+    try {
+      memory.resize(target);
+    } catch (error) {
+      // Allocation refused (address space or heap limits): hold what we have instead of crashing the process.
+      clearInterval(run.timer);
+      run.timer = undefined;
+      logger.error(
+        { err: error, simulation: 'memory-leak', leakedBytes: memory.bytes },
+        'memory leak cannot grow',
+      );
+      return;
+    }
     if (target >= run.params.maxMb * MiB && run.timer !== undefined) {
       clearInterval(run.timer);
       run.timer = undefined;

@@ -23,9 +23,9 @@ test('readiness flips to 503 with a reason and comes back on reset', async (t) =
 
 test('readiness comes back by itself after durationSeconds', async (t) => {
   const { url } = await startInProcess(t);
-  const started = await post(`${url}/simulate/not-ready`, { durationSeconds: 0.3 });
+  const started = await post(`${url}/simulate/not-ready`, { durationSeconds: 1 });
   t.truthy((started.json.state as { until: string | null }).until);
   t.is((await get(`${url}/ready`)).status, 503);
-  await new Promise((resolve) => setTimeout(resolve, 450));
+  await new Promise((resolve) => setTimeout(resolve, 1200));
   t.is((await get(`${url}/ready`)).status, 200);
 });

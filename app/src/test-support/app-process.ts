@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { ExecutionContext } from 'ava';
 
 export const mainPath = fileURLToPath(new URL('../main.ts', import.meta.url));
 
@@ -37,7 +36,12 @@ export interface SpawnOptions {
   entry?: string;
 }
 
-export async function spawnApp(t: ExecutionContext, options: SpawnOptions = {}): Promise<AppProcess> {
+/** What spawnApp needs from its caller: somewhere to register clean-up (an ava test, or a script's own list). */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export async function spawnApp(t: Teardown, options: SpawnOptions = {}): Promise<AppProcess> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'selfheal-app-test-'));
   if (options.stateDir === undefined) t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
   const env: Record<string, string> = {
