@@ -33,14 +33,13 @@ export function readCrashLoopMarker(stateDir: string): CrashLoopMarker | undefin
   const path = crashLoopMarkerPath(stateDir);
   if (!existsSync(path)) return undefined;
   try {
-    const parsed = z
+    return z
       .object({
         exitCode: z.number().int().min(1).max(255),
         createdAt: z.string(),
         pod: z.string().nullable(),
       })
       .parse(JSON.parse(readFileSync(path, 'utf8')));
-    return parsed;
   } catch {
     return { exitCode: 1, createdAt: 'unknown', pod: null };
   }
