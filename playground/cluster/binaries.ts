@@ -49,8 +49,8 @@ export class MissingBinariesError extends Error {
       : `missing binaries (nothing built yet: ${manifestPath} does not exist):`;
     super(
       `${header}\n${lines.join('\n')}\n` +
-        `Build them with \`${BUILD_COMMAND}\` (Kubernetes from its Go modules: about 5-25 minutes the first time, ` +
-        'seconds once cached), or set KUBEBUILDER_ASSETS to a folder holding etcd, kube-apiserver and kubectl.',
+        `Build them with \`${BUILD_COMMAND}\` (from their Go modules: about 5-25 minutes the first time, seconds ` +
+        'once cached). KUBEBUILDER_ASSETS, if set, supplies etcd, kube-apiserver and kubectl.',
     );
     this.name = 'MissingBinariesError';
     this.missing = missing;
