@@ -81,8 +81,11 @@ export interface LocalPrometheusTargets {
   kubeconfigFile: string;
   /** Replaces kubernetes.default.svc and the service account files of the cAdvisor job (API server proxy). */
   apiServer: ApiServerAccess;
-  /** kube-state-metrics as a static target, e.g. http://127.0.0.1:8081/metrics. */
-  kubeStateMetricsUrl: string;
+  /**
+   * kube-state-metrics as a static target, e.g. http://127.0.0.1:8081/metrics; omit to find it through its Service
+   * as in a cluster (when it runs as a pod of the local cluster).
+   */
+  kubeStateMetricsUrl?: string;
   /** Where Prometheus sends alerts, e.g. http://127.0.0.1:9093. */
   alertmanagerUrl: string;
 }
@@ -430,13 +433,15 @@ export function renderPrometheusConfig(
     }
   }
 
-  const ksmUrl = checkUrl(local.kubeStateMetricsUrl, 'kubeStateMetricsUrl', ['http:', 'https:']);
-  const ksm = findJob(config, JOB_NAMES.kubeStateMetrics);
-  delete ksm.kubernetes_sd_configs;
-  delete ksm.relabel_configs;
-  ksm.scheme = ksmUrl.protocol.slice(0, -1);
-  ksm.metrics_path = ksmUrl.pathname === '/' ? '/metrics' : ksmUrl.pathname;
-  ksm.static_configs = [{ targets: [ksmUrl.host] }];
+  if (local.kubeStateMetricsUrl !== undefined) {
+    const ksmUrl = checkUrl(local.kubeStateMetricsUrl, 'kubeStateMetricsUrl', ['http:', 'https:']);
+    const ksm = findJob(config, JOB_NAMES.kubeStateMetrics);
+    delete ksm.kubernetes_sd_configs;
+    delete ksm.relabel_configs;
+    ksm.scheme = ksmUrl.protocol.slice(0, -1);
+    ksm.metrics_path = ksmUrl.pathname === '/' ? '/metrics' : ksmUrl.pathname;
+    ksm.static_configs = [{ targets: [ksmUrl.host] }];
+  }
 
   const api = local.apiServer;
   const apiUrl = checkUrl(api.url, 'apiServer.url', ['https:']);
