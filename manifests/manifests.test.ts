@@ -2,8 +2,10 @@
 // strict field validation), the custom resources match their published schemas, and the pieces fit together.
 import test from 'ava';
 import type { z } from 'zod';
+import { type FunctionName, loadConfig } from '../functions/lib/config.ts';
 import { testCluster, useNamespace } from '../test/helpers/cluster.ts';
 import { dryRun, intoNamespace } from './dry-run.ts';
+import { withLocalSecretFiles } from './function-env.ts';
 import { describe, find, isBuiltIn, type K8sObject, render, TREES, type Tree } from './render.ts';
 import { broker, knativeService, trigger } from './schemas/knative.ts';
 import { functionResource } from './schemas/openfaas.ts';
@@ -140,6 +142,30 @@ test('knative: scale-to-zero Services, one Trigger per action type, the router s
       kind: 'Service',
       name: action,
     });
+  }
+});
+
+test('knative: each function starts with the environment its Service gives it, secrets where they are mounted', async (t) => {
+  const objects = await objectsOf('overlays/knative');
+  for (const object of objects.filter((o) => o.apiVersion === 'serving.knative.dev/v1')) {
+    const service = knativeService.parse(object);
+    const { containers, volumes = [] } = service.spec.template.spec;
+    const container = containers[0];
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? '']));
+    // Knative sets PORT (the container port) itself.
+    const local = withLocalSecretFiles({
+      ...env,
+      PORT: String(container?.ports?.[0]?.containerPort ?? 8080),
+    });
+    t.teardown(local.cleanup);
+    t.notThrows(() => loadConfig(service.metadata.name as FunctionName, local.env), service.metadata.name);
+    for (const path of local.secretPaths) {
+      const mount = container?.volumeMounts?.find((m) => path.startsWith(`${m.mountPath}/`));
+      t.truthy(
+        mount && volumes.find((v) => v.name === mount.name)?.secret,
+        `${path} lies in a mounted Secret`,
+      );
+    }
   }
 });
 

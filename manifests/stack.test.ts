@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { parse } from 'yaml';
+import { type FunctionName, loadConfig } from '../functions/lib/config.ts';
+import { withLocalSecretFiles } from './function-env.ts';
 import { FUNCTIONS_FILE, readStack, renderFunctions, STACK_FILE } from './openfaas-functions.ts';
 import { quantityValue } from './schemas/kubernetes.ts';
 import { stackFile } from './schemas/openfaas.ts';
@@ -82,4 +84,12 @@ test('the Function resources in manifests/overlays/openfaas/functions are genera
     renderFunctions(),
     'stale: run node manifests/openfaas-functions.ts',
   );
+});
+
+test('each function starts with the environment stack.yml gives it (its own config loader accepts it)', (t) => {
+  for (const [name, fn] of Object.entries(readStack().functions)) {
+    const local = withLocalSecretFiles(fn.environment ?? {});
+    t.teardown(local.cleanup);
+    t.notThrows(() => loadConfig(name as FunctionName, local.env), name);
+  }
 });
