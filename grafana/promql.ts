@@ -1,11 +1,12 @@
 // Pulls every PromQL query out of a dashboard and checks that Prometheus' own parser (promtool) accepts it.
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { stringify } from 'yaml';
+import { BUILD_COMMAND, MissingBinariesError, resolveBinaries } from '../playground/cluster/binaries.ts';
 
 export interface PanelQuery {
   panel: string;
@@ -42,27 +43,24 @@ export function panelQueries(dashboard: Dashboard): PanelQuery[] {
   return queries;
 }
 
-/** The newest promtool at hand: the one built from the Prometheus module, else the system's. */
+/** The newest promtool at hand: the one built from the Prometheus module, else the system's (Debian's). */
 export function findPromtool(env: NodeJS.ProcessEnv = process.env): string {
-  const cache = env.SELFHEAL_CACHE_DIR ?? join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'selfheal');
-  const candidates: string[] = [];
   try {
-    const line = readFileSync(join(cache, 'binaries.env'), 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('promtool='));
-    if (line) candidates.push(line.slice('promtool='.length).trim());
+    return resolveBinaries(['promtool'], env).promtool;
+  } catch (err) {
+    if (!(err instanceof MissingBinariesError)) throw err;
+  }
+  try {
+    accessSync(SYSTEM_PROMTOOL, constants.X_OK);
+    return SYSTEM_PROMTOOL;
   } catch {
-    // No built binaries yet: fall back to the system promtool.
+    throw new Error(
+      `promtool not found: neither built (${BUILD_COMMAND}) nor installed at ${SYSTEM_PROMTOOL}`,
+    );
   }
-  candidates.push('/usr/bin/promtool');
-  for (const path of candidates) {
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {}
-  }
-  throw new Error(`promtool not found (looked at ${candidates.join(', ')}); run scripts/setup.sh`);
 }
+
+const SYSTEM_PROMTOOL = '/usr/bin/promtool';
 
 export interface ParseResult {
   ok: boolean;
