@@ -25,11 +25,13 @@ for (const version of versions) {
       t.is(webhook.version, '4');
       t.is(webhook.alerts.length, (raw.alerts as unknown[]).length);
       for (const [i, alert] of webhook.alerts.entries()) {
-        const source = (raw.alerts as Array<Record<string, string>>)[i] as Record<string, string>;
-        t.is(alert.fingerprint, source.fingerprint);
-        t.is(alert.startsAt, source.startsAt);
-        t.deepEqual(alert.labels, source.labels as unknown);
-        t.is(alert.status, source.status);
+        const source = (
+          raw.alerts as Array<{ fingerprint: string; startsAt: string; status: string; labels: unknown }>
+        )[i];
+        t.is<string | undefined, string | undefined>(alert.fingerprint, source?.fingerprint);
+        t.is<string | undefined, string | undefined>(alert.startsAt, source?.startsAt);
+        t.deepEqual(alert.labels, source?.labels);
+        t.is<string | undefined, string | undefined>(alert.status, source?.status);
       }
     });
   }

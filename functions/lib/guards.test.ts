@@ -21,12 +21,13 @@ test('namespaces outside a non-empty allow-list are refused', (t) => {
 test('only the exact opt-in label value "true" opts in', (t) => {
   const d = { namespace: 'demo', name: 'web' };
   t.is(checkOptIn(d, { 'selfheal.dev/enabled': 'true' }), undefined);
-  for (const labels of [
+  const variants: Array<Record<string, string> | undefined> = [
     undefined,
     {},
     { 'selfheal.dev/enabled': 'True' },
     { 'selfheal.dev/enabled': 'yes' },
-  ]) {
+  ];
+  for (const labels of variants) {
     t.is(checkOptIn(d, labels)?.reason, 'not-opted-in');
   }
 });

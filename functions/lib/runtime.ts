@@ -25,8 +25,8 @@ export type FunctionModule = {
 };
 
 export type StartOptions = {
-  // The function's name, as faas_name on faas-js-runtime's metrics.
-  name: string;
+  // The function's name, as faas_name on faas-js-runtime's metrics (else FAAS_NAME, K_SERVICE or 'anonymous').
+  name?: string;
   host: string;
   port: number;
   bodyLimit: number;
@@ -196,7 +196,7 @@ export async function startFunction(mod: FunctionModule, options: StartOptions):
       start: (fn: FunctionModule, options: Record<string, unknown>) => Promise<Server>;
     };
     const server = await start(mod, {
-      name: options.name,
+      ...(options.name ? { name: options.name } : {}),
       port: options.port,
       bodyLimit: options.bodyLimit,
       logLevel: options.runtimeLogLevel ?? 'error',
