@@ -297,8 +297,11 @@ export interface DetectionFloor {
 
 /**
  * The detection floor: a fault shows in the next scrape, the next rule evaluation sees it, the alert waits its
- * `for`, and Alertmanager waits group_wait before the first notification. The time the fault itself needs to meet
- * the expression (four restarts, a one-minute rate window filling up) comes on top.
+ * `for`, and Alertmanager waits group_wait before the first notification of a new group (Prometheus sends an
+ * alert with startsAt = the moment it fired, so group_wait is never skipped). The time the fault itself needs to
+ * meet the expression (four restarts, a one-minute rate window filling up) comes on top, and an alert that joins a
+ * group already notified (same alert name and namespace) waits for the group's next flush, up to group_interval,
+ * instead of group_wait.
  */
 export function detectionFloor(source: StackSource, timing: Timing): DetectionFloor[] {
   return source.rules.map((rule) => {
@@ -546,6 +549,8 @@ export interface RenderedStack {
   alertmanagerConfig: string;
   /** Flags Prometheus needs besides its storage path and listen address. */
   prometheusArgs: string[];
+  /** Flags Alertmanager needs besides its storage path, listen address and cluster settings. */
+  alertmanagerArgs: string[];
   detectionFloor: DetectionFloor[];
 }
 
@@ -592,6 +597,7 @@ export async function renderStack(options: RenderOptions): Promise<RenderedStack
     timing,
     ...files,
     prometheusArgs: [`--config.file=${files.prometheusConfig}`, PROMETHEUS_RETENTION_FLAG],
+    alertmanagerArgs: [`--config.file=${files.alertmanagerConfig}`],
     detectionFloor: detectionFloor(source, timing),
   };
 }
