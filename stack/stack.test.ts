@@ -1,5 +1,6 @@
 // Checks the production Prometheus config, alert rules and Alertmanager config with the real promtool and amtool.
-import { readFile } from 'node:fs/promises';
+import { glob, readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import test from 'ava';
 import { parse } from 'yaml';
 import {
@@ -27,6 +28,24 @@ test('the production prometheus.yml is valid for a current Prometheus (built pro
   // profile.test.ts get the full check, rule files and credentials included.
   const result = await promtoolCheckConfig(promtool, STACK_FILES.prometheusConfig, { syntaxOnly: true });
   t.true(result.ok, explain(result));
+});
+
+test('the rule file Prometheus loads is the one the promtool suites test', async (t) => {
+  const source = await loadStack();
+  const configDir = dirname(STACK_FILES.prometheusConfig);
+  const loaded: string[] = [];
+  for (const pattern of source.prometheusConfig.rule_files ?? []) {
+    for await (const file of glob(pattern, { cwd: configDir })) loaded.push(resolve(configDir, file));
+  }
+  t.deepEqual(loaded, [STACK_FILES.rules]);
+  for (const suite of await listRuleTestSuites(STACK_FILES.ruleTests)) {
+    const { rule_files: ruleFiles } = parse(await readFile(suite, 'utf8')) as { rule_files: string[] };
+    t.deepEqual(
+      ruleFiles.map((file) => resolve(dirname(suite), file)),
+      [STACK_FILES.rules],
+      suite,
+    );
+  }
 });
 
 test('prometheus.yml documents the retention launch flag', async (t) => {
