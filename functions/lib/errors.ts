@@ -102,6 +102,15 @@ export function transportErrorCode(err: unknown): string | undefined {
     const { code, name, cause } = current as { code?: unknown; name?: unknown; cause?: unknown };
     if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return code;
     if (name === 'TimeoutError' || name === 'AbortError') return 'ETIMEDOUT';
+    // undici's fetch reports every network-level failure as TypeError('fetch failed'), the detail in `cause`.
+    if (
+      current instanceof TypeError &&
+      current.message === 'fetch failed' &&
+      !(cause as { code?: unknown })?.code
+    ) {
+      const detail = (cause as Error | undefined)?.message;
+      return detail ? `fetch failed: ${detail}` : 'fetch failed';
+    }
     if (Array.isArray((current as { errors?: unknown }).errors)) {
       const inner = (current as { errors: unknown[] }).errors.map(transportErrorCode).find(Boolean);
       if (inner) return inner;
@@ -130,8 +139,10 @@ function describe(op: KubeOperation): string {
 // or a transport error to a SelfhealError that names the operation.
 export function fromKubernetesError(err: unknown, op: KubeOperation): SelfhealError {
   if (err instanceof SelfhealError) return err;
+  // An ApiException carries the HTTP status in `code` and the Status object in `body` (a DOMException also
+  // has a numeric `code`, so the body decides).
   const status = (err as { code?: unknown })?.code;
-  if (typeof status === 'number') {
+  if (typeof status === 'number' && err && typeof err === 'object' && 'body' in err && 'headers' in err) {
     const detail = statusMessage((err as { body?: unknown }).body);
     const suffix = detail ? `: ${detail}` : '';
     if (status === 403) {

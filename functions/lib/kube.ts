@@ -115,8 +115,10 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
     async deletePod(namespace, name, uid, o) {
       try {
         await call({ verb: 'delete', resource: 'pods', namespace, name }, () =>
+          // With a body the API server reads the delete options from it alone (query parameters such as
+          // dryRun are ignored), so dryRun goes into the body next to the precondition.
           core.deleteNamespacedPod(
-            { namespace, name, dryRun: dry(o), body: { preconditions: { uid } } },
+            { namespace, name, body: { preconditions: { uid }, ...(o.dryRun ? { dryRun: ['All'] } : {}) } },
             options(),
           ),
         );

@@ -69,7 +69,8 @@ export function describeRuntimeError(
   bodyLimit: number,
 ): { status: number; body: Record<string, unknown> } {
   if (isSelfhealError(err)) return { status: err.code, body: err.toJSON() };
-  if (err.name === 'ValidationError') {
+  // cloudevents' ValidationError keeps TypeError's name; its class name tells it apart.
+  if (err.name === 'ValidationError' || err.constructor?.name === 'ValidationError') {
     const problems = Array.isArray(err.errors)
       ? err.errors.map(
           (e: { message?: string; instancePath?: string }) =>

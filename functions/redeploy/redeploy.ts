@@ -81,7 +81,7 @@ export async function redeploy(request: ActionRequest, deps: ActionDeps): Promis
       message: `restarted the rollout of Deployment ${name} (restartedAt ${restartedAt})`,
       involved,
       deployment: name,
-      detail: { ...detail, generation: written.metadata?.generation },
+      detail: { ...detail, generation: written.metadata?.generation, attempts: attempt + 1 },
     };
   }
   throw tooManyConflicts(`Deployment ${request.target.namespace}/${request.target.name}`);

@@ -1,0 +1,57 @@
+// Every Kubernetes or network failure becomes one SelfhealError with the status a caller can act on.
+import { ApiException } from '@kubernetes/client-node';
+import test from 'ava';
+import { fromKubernetesError, SelfhealError, transportErrorCode } from './errors.ts';
+
+const op = { verb: 'delete', resource: 'pods', namespace: 'demo', name: 'web-1' };
+const apiError = (code: number, message: string) =>
+  new ApiException(code, 'failed', JSON.stringify({ kind: 'Status', message, code }), {});
+
+test('403 is forbidden and names the verb, resource and namespace', (t) => {
+  const err = fromKubernetesError(
+    apiError(
+      403,
+      'pods "web-1" is forbidden: User "system:serviceaccount:x:y" cannot delete resource "pods"',
+    ),
+    op,
+  );
+  t.is(err.code, 403);
+  t.is(err.kind, 'forbidden');
+  t.regex(
+    err.message,
+    /^forbidden: the function may not delete pods web-1 in namespace demo: pods "web-1" is forbidden/,
+  );
+});
+
+test('404 is gone, 409 conflict, 400/422 invalid', (t) => {
+  t.is(fromKubernetesError(apiError(404, 'not found'), op).kind, 'gone');
+  t.is(fromKubernetesError(apiError(409, 'the object has been modified'), op).kind, 'conflict');
+  t.is(fromKubernetesError(apiError(422, 'Deployment.apps "x" is invalid'), op).code, 400);
+});
+
+test('429, 5xx, refused connections and timeouts are unavailable (503, worth a retry)', (t) => {
+  for (const status of [429, 500, 502, 503, 504]) {
+    const err = fromKubernetesError(apiError(status, 'busy'), op);
+    t.is(err.code, 503, String(status));
+    t.true(err.retryable);
+  }
+  const refused = new TypeError('fetch failed', {
+    cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' }),
+  });
+  t.like(fromKubernetesError(refused, op), { code: 503, reason: 'unreachable' });
+  t.regex(fromKubernetesError(refused, op).message, /ECONNREFUSED/);
+  const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+  t.is(fromKubernetesError(timeout, op).code, 503);
+  t.is(
+    transportErrorCode(new TypeError('fetch failed', { cause: new Error('bad port') })),
+    'fetch failed: bad port',
+  );
+});
+
+test('anything else is an internal error, and a SelfhealError passes through', (t) => {
+  t.is(fromKubernetesError(new RangeError('boom'), op).code, 500);
+  const own = new SelfhealError('refused', 'no');
+  t.is(fromKubernetesError(own, op), own);
+  t.is(own.code, 422);
+  t.false(own.retryable);
+});

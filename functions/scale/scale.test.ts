@@ -1,0 +1,102 @@
+// scale against the real API server with its own ServiceAccount: replicas rise by a step through the scale
+// subresource, stop at the maximum, survive a real 409, and neither redelivery nor dry-run changes anything.
+import { AppsV1Api } from '@kubernetes/client-node';
+import test from 'ava';
+import { useNamespace } from '../../test/helpers/cluster.ts';
+import { readLedger } from '../lib/ledger.ts';
+import {
+  alertEvent,
+  applyRbac,
+  createDeployment,
+  eventsAbout,
+  sendEvent,
+  sendJson,
+  startAction,
+} from '../test-helpers.ts';
+import { scale } from './scale.ts';
+
+const replicas = async (apps: AppsV1Api, namespace: string) =>
+  (await apps.readNamespacedDeploymentScale({ namespace, name: 'api' })).spec?.replicas;
+
+test('raises replicas by the step up to the maximum, then skips at the maximum', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'scale');
+  await applyRbac(kc, ns);
+  const apps = kc.makeApiClient(AppsV1Api);
+  await createDeployment(kc, ns, 'api', { replicas: 1, annotations: { 'selfheal.dev/max-replicas': '3' } });
+  const url = await startAction(t, 'scale', scale, ns);
+  const target = { namespace: ns, kind: 'Deployment' as const, name: 'api' };
+
+  const first = alertEvent('scale', target, 'HighCPUUsage');
+  const res = await sendEvent(url, first);
+  t.is(res.status, 200);
+  t.like(res.body, { outcome: 'applied', reason: 'scaled', detail: { from: 1, to: 2, max: 3 } });
+  t.is(await replicas(apps, ns), 2);
+
+  const redelivered = await sendEvent(url, first);
+  t.like(redelivered.body, { outcome: 'skipped', reason: 'already-done' });
+  t.is(await replicas(apps, ns), 2);
+
+  const big = await sendJson(url, { namespace: ns, deployment: 'api', step: 5 });
+  t.like(big.body, { outcome: 'applied', detail: { from: 2, to: 3 } });
+  t.is(await replicas(apps, ns), 3);
+
+  const atMax = await sendEvent(url, alertEvent('scale', target, 'HighCPUUsage'));
+  t.is(atMax.status, 200);
+  t.like(atMax.body, { outcome: 'skipped', reason: 'at-maximum' });
+  t.regex(String(atMax.body.message), /maximum of 3 \(selfheal\.dev\/max-replicas\)/);
+  t.is(await replicas(apps, ns), 3);
+
+  const deployment = await apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+  t.is(readLedger(deployment.metadata?.annotations).history.length, 2);
+  const reasons = (await eventsAbout(kc, ns, 'api')).map((e) => e.reason).sort();
+  t.deepEqual(reasons, ['ScaledUp', 'ScaledUp', 'Skipped', 'Skipped']);
+});
+
+test('SELFHEAL_MAX_REPLICAS caps when the Deployment has no annotation', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'scale-max');
+  await applyRbac(kc, ns);
+  await createDeployment(kc, ns, 'api', { replicas: 2 });
+  const url = await startAction(t, 'scale', scale, ns, { env: { SELFHEAL_MAX_REPLICAS: '2' } });
+  const res = await sendJson(url, { namespace: ns, deployment: 'api' });
+  t.like(res.body, { outcome: 'skipped', reason: 'at-maximum' });
+  t.regex(String(res.body.message), /SELFHEAL_MAX_REPLICAS/);
+});
+
+test('a 409 on the scale subresource is retried and the result is still one step', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'scale-conflict');
+  await applyRbac(kc, ns);
+  const apps = kc.makeApiClient(AppsV1Api);
+  await createDeployment(kc, ns, 'api', { replicas: 1 });
+  let interfered = 0;
+  const url = await startAction(t, 'scale', scale, ns, {
+    // Another writer changes the Deployment between the action's read of the scale and its replace.
+    beforeWrite: async (stage) => {
+      if (stage !== 'scale' || interfered++ > 0) return;
+      await apps.patchNamespacedDeployment({
+        namespace: ns,
+        name: 'api',
+        body: [{ op: 'add', path: '/metadata/labels/touched', value: 'yes' }],
+      });
+    },
+  });
+  const res = await sendJson(url, { namespace: ns, deployment: 'api' });
+  t.is(res.status, 200);
+  t.like(res.body, { outcome: 'applied', detail: { from: 1, to: 2, conflicts: 1 } });
+  t.is(await replicas(apps, ns), 2);
+  const deployment = await apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+  t.like(readLedger(deployment.metadata?.annotations).last, { state: 'done', detail: { from: 1, to: 2 } });
+});
+
+test('dry-run validates the change with the API server but changes nothing', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'scale-dry');
+  await applyRbac(kc, ns);
+  const apps = kc.makeApiClient(AppsV1Api);
+  await createDeployment(kc, ns, 'api', { replicas: 1 });
+  const url = await startAction(t, 'scale', scale, ns, { env: { SELFHEAL_DRY_RUN: 'true' } });
+  const res = await sendJson(url, { namespace: ns, deployment: 'api' });
+  t.like(res.body, { outcome: 'dry-run', detail: { from: 1, to: 2 } });
+  t.is(await replicas(apps, ns), 1);
+  const deployment = await apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
+  t.is(readLedger(deployment.metadata?.annotations).last, undefined);
+  t.like((await eventsAbout(kc, ns, 'api'))[0], { reason: 'DryRun' });
+});

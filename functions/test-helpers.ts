@@ -1,0 +1,196 @@
+// Test support for the actions against the real control plane: the functions' RBAC applied into a test
+// namespace, opted-in Deployments, and an action started under faas-js-runtime with its own ServiceAccount.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { ExecutionContext } from 'ava';
+import { type CloudEvent, HTTP } from 'cloudevents';
+import { parseAllDocuments } from 'yaml';
+import { serviceAccountKubeConfig } from '../test/helpers/cluster.ts';
+import { eventually } from '../test/helpers/wait.ts';
+import type { ActionLogic } from './lib/action.ts';
+import { actionFunction } from './lib/action-function.ts';
+import { type Env, loadActionConfig } from './lib/config.ts';
+import { type ActionEventData, type ActionName, buildActionEvent, type Target } from './lib/events.ts';
+import { createLogger } from './lib/log.ts';
+import { startFunction } from './lib/runtime.ts';
+
+const RBAC_DIR = join(import.meta.dirname, '..', 'manifests', 'base', 'rbac');
+const RBAC_FILES = ['serviceaccounts.yaml', 'clusterroles.yaml', 'rolebindings.yaml'];
+
+type Manifest = KubernetesObject & { subjects?: Array<{ namespace?: string }> };
+
+// The RBAC manifests as written, with the functions' namespace and the allowed namespace both set to `namespace`.
+export function rbacManifests(namespace: string): Manifest[] {
+  return RBAC_FILES.flatMap((file) =>
+    parseAllDocuments(readFileSync(join(RBAC_DIR, file), 'utf8')).map((doc) => {
+      const object = doc.toJS() as Manifest;
+      if (object.metadata?.namespace) object.metadata.namespace = namespace;
+      for (const subject of object.subjects ?? []) subject.namespace = namespace;
+      return object;
+    }),
+  );
+}
+
+export async function applyRbac(kc: KubeConfig, namespace: string): Promise<void> {
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  for (const object of rbacManifests(namespace)) {
+    await client.patch(object, undefined, undefined, 'selfheal-tests', true, PatchStrategy.ServerSideApply);
+  }
+}
+
+export type DeploymentOptions = {
+  replicas?: number;
+  optIn?: boolean;
+  annotations?: Record<string, string>;
+  maxUnavailable?: number | string;
+};
+
+export async function createDeployment(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  { replicas = 2, optIn = true, annotations = {}, maxUnavailable }: DeploymentOptions = {},
+): Promise<V1Deployment> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  return apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name, labels: optIn ? { 'selfheal.dev/enabled': 'true' } : { app: name }, annotations },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: name } },
+        ...(maxUnavailable !== undefined
+          ? { strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable, maxSurge: 1 } } }
+          : {}),
+        template: {
+          metadata: { labels: { app: name } },
+          spec: { containers: [{ name: 'app', image: 'registry.invalid/selfheal/app:1' }] },
+        },
+      },
+    },
+  });
+}
+
+export async function podsOf(kc: KubeConfig, namespace: string, app: string): Promise<V1Pod[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const { items } = await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+  return items.filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+export async function waitForPods(
+  kc: KubeConfig,
+  namespace: string,
+  app: string,
+  count: number,
+): Promise<V1Pod[]> {
+  return eventually(`${count} pods of ${namespace}/${app}`, async () => {
+    const pods = await podsOf(kc, namespace, app);
+    return pods.length === count && pods;
+  });
+}
+
+export function alertEvent(
+  action: ActionName,
+  target: Target,
+  alertname = 'TestAlert',
+): CloudEvent<ActionEventData> {
+  return buildActionEvent({
+    action,
+    alert: {
+      name: alertname,
+      fingerprint: randomBytes(8).toString('hex'),
+      startsAt: new Date().toISOString(),
+      labels: { alertname, namespace: target.namespace },
+      annotations: {},
+    },
+    target,
+  });
+}
+
+export type ActionResponse = { status: number; headers: Headers; body: Record<string, unknown> };
+
+export async function sendEvent(url: string, event: CloudEvent<ActionEventData>): Promise<ActionResponse> {
+  const message = HTTP.binary(event);
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: message.headers as Record<string, string>,
+    body: message.body as string,
+  });
+  return { status: res.status, headers: res.headers, body: JSON.parse(await res.text()) };
+}
+
+export async function sendJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<ActionResponse> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: JSON.parse(await res.text()) };
+}
+
+export type StartActionOptions = {
+  env?: Env;
+  // Whose credentials the action uses (default: its own ServiceAccount from manifests/base/rbac).
+  kubeConfig?: KubeConfig;
+  serviceAccount?: string;
+  beforeWrite?: (stage: string) => Promise<void>;
+};
+
+// Starts `name` under faas-js-runtime on 127.0.0.1 (port 0) acting with the ServiceAccount `name` of `namespace`.
+export async function startAction(
+  t: ExecutionContext,
+  name: ActionName,
+  logic: ActionLogic,
+  namespace: string,
+  options: StartActionOptions = {},
+): Promise<string> {
+  const config = loadActionConfig(name, {
+    SELFHEAL_NAMESPACES: namespace,
+    SELFHEAL_COOLDOWN_SECONDS: '0',
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const kubeConfig =
+    options.kubeConfig ?? (await serviceAccountKubeConfig(namespace, options.serviceAccount ?? name));
+  const log = createLogger(name, config.logLevel);
+  const mod = actionFunction(name, logic, {
+    config: () => config,
+    kubeConfig,
+    log,
+    ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+  });
+  const running = await startFunction(mod, {
+    name,
+    host: '127.0.0.1',
+    port: 0,
+    bodyLimit: config.maxBodyBytes,
+    log,
+  });
+  t.teardown(() => running.close());
+  return running.url;
+}
+
+// The Events selfheal recorded in `namespace` about the object `name`.
+export async function eventsAbout(kc: KubeConfig, namespace: string, name: string) {
+  const core = kc.makeApiClient(CoreV1Api);
+  const { items } = await core.listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.name=${name}`,
+  });
+  return items.filter((e) => e.reportingComponent?.startsWith('selfheal/'));
+}
