@@ -1,8 +1,9 @@
 // The images the manifests and stack.yml name follow one convention the playground can run, and each function's
 // image build context (scripts/build-functions.ts) is self-contained and starts as its container would.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import test from 'ava';
 import { parse } from 'yaml';
 import {
@@ -102,10 +103,18 @@ for (const name of ['router', 'restart-pod'] as const) {
   });
 }
 
-test('the Dockerfile runs the bundle as a non-root user on port 8080, with no health check of its own', (t) => {
-  const lines = readFileSync(join(REPO_ROOT, 'functions', 'Dockerfile'), 'utf8')
+/** The Dockerfile's instructions, continuation lines joined, comments dropped. */
+function dockerfileInstructions(): string[] {
+  return readFileSync(join(REPO_ROOT, 'functions', 'Dockerfile'), 'utf8')
     .split('\n')
-    .filter((l) => l.trim() && !l.trimStart().startsWith('#'));
+    .filter((l) => l.trim() && !l.trimStart().startsWith('#'))
+    .join('\n')
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n');
+}
+
+test('the Dockerfile runs the bundle as a non-root user on port 8080, with no health check of its own', (t) => {
+  const lines = dockerfileInstructions();
   const instruction = (name: string) => lines.filter((l) => l.startsWith(`${name} `));
   t.regex(instruction('FROM').join('\n'), /\$\{NODE_IMAGE\}/);
   t.regex(lines.find((l) => l.startsWith('ARG NODE_IMAGE')) ?? '', /node:24-/);
@@ -118,4 +127,27 @@ test('the Dockerfile runs the bundle as a non-root user on port 8080, with no he
     const sources = copy.split(/\s+/).slice(1, -1);
     t.deepEqual(sources.sort(), ['index.mjs', 'package.json']);
   }
+});
+
+test('the RUN step of the Dockerfile bakes a compile cache from the bundle without starting the function', async (t) => {
+  const fn = await buildOnce('restart-pod');
+  const runs = dockerfileInstructions().filter((l) => l.startsWith('RUN '));
+  const bake = runs.find((l) => l.includes('NODE_COMPILE_CACHE'));
+  if (!bake) return t.fail('no RUN step bakes the compile cache');
+  const cache = join(fn.dir, '.compile-cache');
+  // As in the image: the ENV lines before it, the build context as the working directory.
+  const { status, stderr } = spawnSync('sh', ['-c', bake.slice('RUN '.length)], {
+    cwd: fn.dir,
+    env: {
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+      NODE_ENV: 'production',
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      NODE_COMPILE_CACHE: cache,
+    },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.is(status, 0, stderr);
+  t.true(readdirSync(cache, { recursive: true }).length > 0, 'the cache holds compiled code');
 });
