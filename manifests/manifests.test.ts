@@ -169,6 +169,59 @@ test('knative: each function starts with the environment its Service gives it, s
   }
 });
 
+interface NetworkPolicy {
+  metadata: { name: string; namespace?: string };
+  spec: {
+    podSelector: {
+      matchLabels?: Record<string, string>;
+      matchExpressions?: { key: string; values?: string[] }[];
+    };
+    ingress?: {
+      from?: { podSelector?: { matchLabels?: Record<string, string> }; namespaceSelector?: unknown }[];
+    }[];
+  };
+}
+
+/** The pods a policy admits, as `label=value` of their pod selector (namespace selectors named apart). */
+function admitted(policy: NetworkPolicy): string[] {
+  return (policy.spec.ingress ?? []).flatMap((rule) =>
+    (rule.from ?? []).map((peer) =>
+      peer.namespaceSelector
+        ? `namespace ${JSON.stringify(peer.namespaceSelector)}`
+        : Object.entries(peer.podSelector?.matchLabels ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+    ),
+  );
+}
+
+test('base: only Alertmanager (and Prometheus scrapes) reach the router, only the router reaches the actions', async (t) => {
+  const policies = (await objectsOf('base')).filter(
+    (o) => o.kind === 'NetworkPolicy',
+  ) as unknown as NetworkPolicy[];
+  const selecting = (label: string) =>
+    policies.filter(
+      (p) =>
+        p.spec.podSelector.matchLabels?.['selfheal.dev/function'] === label ||
+        p.spec.podSelector.matchExpressions?.some(
+          (e) => e.key === 'selfheal.dev/function' && e.values?.includes(label),
+        ),
+    );
+  const denyAll = policies.find((p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress);
+  t.is(denyAll?.metadata.namespace, 'selfheal', 'everything else in selfheal is denied by default');
+  t.deepEqual(selecting('router').flatMap(admitted).sort(), [
+    'app.kubernetes.io/name=alertmanager',
+    'app.kubernetes.io/name=prometheus',
+  ]);
+  for (const action of ACTIONS) {
+    t.deepEqual(
+      selecting(action).flatMap(admitted).sort(),
+      ['app.kubernetes.io/name=prometheus', 'selfheal.dev/function=router'],
+      action,
+    );
+  }
+});
+
 interface ContainerSpec {
   args?: string[];
   resources?: unknown;
