@@ -6,12 +6,13 @@ import { parseWebhook } from './alertmanager.ts';
 import { SelfhealError } from './errors.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
-const versions = readdirSync(fixtures).filter((d) => d.startsWith('alertmanager-'));
+const versions = readdirSync(fixtures).filter((d) => /^alertmanager-\d/.test(d));
 const payload = (version: string, name: string) =>
   JSON.parse(readFileSync(join(fixtures, version, `${name}.json`), 'utf8')) as Record<string, unknown>;
 
-test('fixtures exist for at least one Alertmanager version', (t) => {
-  t.true(versions.length >= 1);
+test('fixtures exist for Alertmanager 0.25 and a current version', (t) => {
+  t.true(versions.includes('alertmanager-0.25.0'));
+  t.true(versions.some((v) => v !== 'alertmanager-0.25.0'));
 });
 
 for (const version of versions) {

@@ -10,7 +10,7 @@ import { ACTIONS, eventId } from '../lib/events.ts';
 import { planAlert, planWebhook } from './plan.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
-const versions = readdirSync(fixtures).filter((d) => d.startsWith('alertmanager-'));
+const versions = readdirSync(fixtures).filter((d) => /^alertmanager-\d/.test(d));
 const fixture = (version: string, name: string): Webhook =>
   parseWebhook(JSON.parse(readFileSync(join(fixtures, version, `${name}.json`), 'utf8')));
 const options = { routes: DEFAULT_ROUTES, namespaces: [] };

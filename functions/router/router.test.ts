@@ -14,7 +14,7 @@ import { routerFunction } from './index.ts';
 
 const TOKEN = 'test-webhook-token';
 const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
-const versions = readdirSync(fixtures).filter((d) => d.startsWith('alertmanager-'));
+const versions = readdirSync(fixtures).filter((d) => /^alertmanager-\d/.test(d));
 const raw = (version: string, name: string) => readFileSync(join(fixtures, version, `${name}.json`), 'utf8');
 const silent = createLogger('router', 'silent');
 

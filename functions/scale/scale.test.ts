@@ -100,3 +100,28 @@ test('dry-run validates the change with the API server but changes nothing', asy
   t.is(readLedger(deployment.metadata?.annotations).last, undefined);
   t.like((await eventsAbout(kc, ns, 'api'))[0], { reason: 'DryRun' });
 });
+
+test('two replicas of the action receiving the same event at once scale only once', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'scale-twice');
+  await applyRbac(kc, ns);
+  const apps = kc.makeApiClient(AppsV1Api);
+  await createDeployment(kc, ns, 'api', { replicas: 1 });
+  const [one, two] = await Promise.all([
+    startAction(t, 'scale', scale, ns),
+    startAction(t, 'scale', scale, ns),
+  ]);
+  const event = alertEvent('scale', { namespace: ns, kind: 'Deployment', name: 'api' }, 'HighCPUUsage');
+  const answers = await Promise.all([sendEvent(one as string, event), sendEvent(two as string, event)]);
+  t.is(await replicas(apps, ns), 2);
+  const outcomes = answers.map((a) => `${a.status} ${a.body.outcome} ${a.body.reason}`).sort();
+  t.is(outcomes.filter((o) => o === '200 applied scaled').length, 1, outcomes.join(', '));
+  // The other one found the claim: done already (2xx) or still in progress (503, so its caller retries).
+  t.true(
+    outcomes.some((o) => o === '200 skipped already-done' || o === '503 failed in-progress'),
+    outcomes.join(', '),
+  );
+  // A retry of the loser changes nothing.
+  const retry = await sendEvent(two as string, event);
+  t.like(retry.body, { outcome: 'skipped', reason: 'already-done' });
+  t.is(await replicas(apps, ns), 2);
+});
