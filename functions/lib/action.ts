@@ -51,6 +51,8 @@ export type Decision = {
   related?: ObjectRef | undefined;
   deployment?: string | undefined;
   detail?: Record<string, unknown> | undefined;
+  // false when no Event can be recorded (a namespace the function may not touch at all).
+  recordEvent?: boolean;
 };
 
 export type ActionLogic = (request: ActionRequest, deps: ActionDeps) => Promise<Decision>;
@@ -251,12 +253,14 @@ export async function runAction(
     action: EVENT_ACTION[request.action],
     now,
   });
-  let recorded: string;
-  try {
-    recorded = await deps.kube.createEvent(event.involvedObject.namespace as string, event);
-  } catch (err) {
-    recorded = 'failed';
-    deps.log.warn({ id: request.id, err: (err as Error).message }, 'could not record the Kubernetes Event');
+  let recorded = 'not-recorded';
+  if (decision.recordEvent !== false) {
+    try {
+      recorded = await deps.kube.createEvent(event.involvedObject.namespace as string, event);
+    } catch (err) {
+      recorded = 'failed';
+      deps.log.warn({ id: request.id, err: (err as Error).message }, 'could not record the Kubernetes Event');
+    }
   }
   const status = statusOf(outcome, error);
   deps.log[status >= 500 ? 'error' : 'info'](

@@ -111,7 +111,8 @@ export async function resolveTarget(kube: KubeOps, target: Target): Promise<Reso
 
 export function namespaceDecision(target: Target, allowed: readonly string[]): Decision | undefined {
   const refusal = checkNamespace(target.namespace, allowed);
-  return refusal && { outcome: 'refused', ...refusal };
+  // No Event either: the function has no business (nor, by its RBAC, any right) in that namespace.
+  return refusal && { outcome: 'refused', ...refusal, recordEvent: false };
 }
 
 export function optInDecision(deployment: V1Deployment, involved: ObjectRef): Decision | undefined {

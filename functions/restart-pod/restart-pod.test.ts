@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import test from 'ava';
 import { useNamespace } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
@@ -21,6 +21,29 @@ import {
   waitForPods,
 } from '../test-helpers.ts';
 import { restartPod } from './restart-pod.ts';
+
+// No kubelet here: report pods Ready through the status subresource, as a kubelet would.
+async function markReady(kc: KubeConfig, namespace: string, pods: V1Pod[]): Promise<V1Pod[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const now = new Date();
+  for (const pod of pods) {
+    await core.replaceNamespacedPodStatus({
+      namespace,
+      name: pod.metadata?.name as string,
+      body: {
+        ...pod,
+        status: {
+          phase: 'Running',
+          conditions: [
+            { type: 'Ready', status: 'True', lastTransitionTime: now },
+            { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
+          ],
+        },
+      },
+    });
+  }
+  return pods;
+}
 
 test('deletes the pod, the ReplicaSet replaces it, the record and an Event say so; redelivery does nothing', async (t) => {
   const { name: ns, kc } = await useNamespace(t, 'restart');
@@ -132,6 +155,11 @@ test('dry-run decides and records an Event, but deletes nothing and writes no re
   t.deepEqual(readLedger(deployment.metadata?.annotations), { last: undefined, history: [] });
   const [recorded] = await eventsAbout(kc, ns, name);
   t.like(recorded, { reason: 'DryRun' });
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  t.regex(
+    metrics,
+    /selfheal_action_decisions_total\{action="restart-pod",outcome="dry-run",reason="dry-run"\} 1/,
+  );
 });
 
 test('a pod that is already gone is a skip, not an error', async (t) => {
@@ -148,25 +176,7 @@ test('a ready pod is not deleted when the rest would fall below replicas − max
   await applyRbac(kc, ns);
   await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 0 });
   const pods = await waitForPods(kc, ns, 'web', 2);
-  // No kubelet here: report the pods Ready through the status subresource, as a kubelet would.
-  const core = kc.makeApiClient(CoreV1Api);
-  const now = new Date();
-  for (const pod of pods) {
-    await core.replaceNamespacedPodStatus({
-      namespace: ns,
-      name: pod.metadata?.name as string,
-      body: {
-        ...pod,
-        status: {
-          phase: 'Running',
-          conditions: [
-            { type: 'Ready', status: 'True', lastTransitionTime: now },
-            { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
-          ],
-        },
-      },
-    });
-  }
+  await markReady(kc, ns, pods);
   await eventually('2 ready replicas', async () => {
     const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'web' });
     return d.status?.readyReplicas === 2;
@@ -261,4 +271,50 @@ test('an unreachable API server is a 503, so the router asks Alertmanager to ret
   t.is(res.status, 503);
   t.like(res.body, { outcome: 'failed', reason: 'unreachable' });
   t.regex(String(res.body.message), /ECONNREFUSED/);
+});
+
+test('a PodDisruptionBudget that allows no disruption keeps a ready pod', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'restart-pdb');
+  await applyRbac(kc, ns);
+  await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 1 });
+  const pods = await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2));
+  await kc.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({
+    namespace: ns,
+    body: { metadata: { name: 'web' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'web' } } } },
+  });
+  await eventually('2 ready replicas', async () => {
+    const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'web' });
+    return d.status?.readyReplicas === 2;
+  });
+  await eventually('the disruption controller to count 2 healthy pods', async () => {
+    const pdb = await kc
+      .makeApiClient(PolicyV1Api)
+      .readNamespacedPodDisruptionBudget({ namespace: ns, name: 'web' });
+    return pdb.status?.currentHealthy === 2;
+  });
+  const url = await startAction(t, 'restart-pod', restartPod, ns);
+  const res = await sendJson(url, { namespace: ns, pod: pods[0]?.metadata?.name });
+  t.is(res.status, 200);
+  t.like(res.body, { outcome: 'skipped', reason: 'disruption-budget' });
+  t.regex(String(res.body.message), /PodDisruptionBudget web allows no disruption/);
+  t.is((await podsOf(kc, ns, 'web')).length, 2);
+});
+
+test('with SELFHEAL_ACTION_TOKEN an action refuses callers without it', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'restart-token');
+  await applyRbac(kc, ns);
+  const url = await startAction(t, 'restart-pod', restartPod, ns, {
+    env: { SELFHEAL_ACTION_TOKEN: 'between-functions' },
+  });
+  const anonymous = await sendJson(url, { namespace: ns, pod: 'web-1' });
+  t.is(anonymous.status, 401);
+  t.like(anonymous.body, { kind: 'unauthorized', reason: 'missing-token' });
+  const wrong = await sendJson(url, { namespace: ns, pod: 'web-1' }, { authorization: 'Bearer guess' });
+  t.is(wrong.status, 401);
+  const allowed = await sendJson(
+    url,
+    { namespace: ns, pod: 'web-1' },
+    { authorization: 'Bearer between-functions' },
+  );
+  t.like(allowed, { status: 200, body: { outcome: 'skipped', reason: 'pod-gone' } });
 });

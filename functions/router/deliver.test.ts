@@ -1,0 +1,72 @@
+// Where events go for each sink, and how an answer is classified (accepted, rejected for good, or retry).
+import test from 'ava';
+import { classify, classifyError, mapLimit, sinkUrl } from './deliver.ts';
+
+const urls = { 'restart-pod': 'http://r:8080/', redeploy: 'http://d:8080/', scale: 'http://s:8080/' };
+
+test('each sink names the URL of an action', (t) => {
+  t.is(sinkUrl({ kind: 'direct', urls }, 'redeploy'), 'http://d:8080/');
+  t.is(
+    sinkUrl({ kind: 'openfaas', gateway: 'http://gateway.openfaas:8080/' }, 'restart-pod'),
+    'http://gateway.openfaas:8080/function/restart-pod',
+  );
+  t.is(
+    sinkUrl({ kind: 'knative', broker: 'http://broker-ingress/selfheal/default' }, 'scale'),
+    'http://broker-ingress/selfheal/default',
+  );
+});
+
+const response = (status: number, body = '') => ({ status, contentType: 'application/json', body });
+
+test('2xx is accepted and keeps what the action said', (t) => {
+  t.like(classify(response(200, '{"outcome":"skipped","reason":"cooldown","message":"wait"}')), {
+    outcome: 'accepted',
+    answer: { outcome: 'skipped', reason: 'cooldown', message: 'wait' },
+  });
+  t.like(classify(response(202)), { outcome: 'accepted', status: 202 });
+});
+
+test('4xx is rejected for good, except 408 and 429 which are worth a retry', (t) => {
+  t.like(classify(response(422, '{"error":"not opted in","reason":"not-opted-in"}')), {
+    outcome: 'rejected',
+    reason: 'not-opted-in',
+    message: 'not opted in',
+  });
+  t.like(classify(response(404, 'function not found')), {
+    outcome: 'rejected',
+    reason: 'http-404',
+    message: 'function not found',
+  });
+  t.like(classify(response(429)), { outcome: 'failed' });
+  t.like(classify(response(408)), { outcome: 'failed' });
+});
+
+test('5xx, redirects, timeouts and refused connections are failures worth a retry', (t) => {
+  t.like(classify(response(503, '{"error":"API server unavailable","reason":"unreachable"}')), {
+    outcome: 'failed',
+    reason: 'unreachable',
+  });
+  t.like(classify(response(302)), { outcome: 'failed' });
+  t.like(classifyError(new DOMException('timed out', 'TimeoutError'), 500), {
+    outcome: 'failed',
+    reason: 'timeout',
+  });
+  const refused = new TypeError('fetch failed', {
+    cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
+  });
+  t.like(classifyError(refused, 500), { outcome: 'failed', reason: 'unreachable' });
+});
+
+test('mapLimit keeps order and never runs more than the limit at once', async (t) => {
+  let running = 0;
+  let peak = 0;
+  const out = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
+    running++;
+    peak = Math.max(peak, running);
+    await new Promise((r) => setTimeout(r, n * 3));
+    running--;
+    return n * 10;
+  });
+  t.deepEqual(out, [50, 10, 40, 20, 30]);
+  t.is(peak, 2);
+});
