@@ -2,6 +2,7 @@
 export default {
   files: [
     'app/**/*.test.ts',
+    'manifests/**/*.test.ts',
     'functions/**/*.test.ts',
     'stack/**/*.test.ts',
     'playground/**/*.test.ts',
