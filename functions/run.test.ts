@@ -59,6 +59,16 @@ test('a bad configuration stops the start with every problem named', async (t) =
   t.notRegex(r.stderr(), /\n\s+at /, 'no stack trace');
 });
 
+test('an action without KUBECONFIG, service account or ~/.kube/config refuses to start and says why', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'selfheal-home-'));
+  const r = run(t, ['scale', '--port', '0', '--host', '127.0.0.1'], { HOME: home, LOG_LEVEL: 'silent' });
+  t.is(await r.exited, 1);
+  t.regex(
+    r.stderr(),
+    /no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a service account/,
+  );
+});
+
 test('the router starts on the given host and port, prints its URL and stops on SIGTERM', async (t) => {
   const r = run(t, ['router', '--port', '0', '--host', '127.0.0.1'], {
     SELFHEAL_WEBHOOK_TOKEN: 'x',

@@ -1,5 +1,9 @@
 // The Kubernetes operations the actions need, over @kubernetes/client-node (in a pod: in-cluster config;
 // outside: KUBECONFIG). The client is imported lazily, so modules that never call createKube never load it.
+
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type {
   AppsV1Api,
   CoreV1Api,
@@ -51,10 +55,13 @@ export async function loadKubeConfig(source: KubeSource): Promise<KubeConfig> {
   if (source.kubeConfig) return source.kubeConfig;
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
+  // client-node's loadFromDefault() falls back to http://localhost:8080 when nothing is configured; a function
+  // must not guess, so without KUBECONFIG, a service account or ~/.kube/config it fails with a clear message.
+  const home = join(homedir(), '.kube', 'config');
   try {
     if (source.kubeconfig) kc.loadFromFile(source.kubeconfig);
     else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-    else kc.loadFromDefault();
+    else if (existsSync(home)) kc.loadFromFile(home);
   } catch (err) {
     throw new SelfhealError(
       'invalid',
