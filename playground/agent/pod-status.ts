@@ -59,8 +59,10 @@ function condition(
       before?.status === status && before.lastTransitionTime ? before.lastTransitionTime : now,
   };
   if (generation !== undefined) c.observedGeneration = generation;
-  if (!ok && reason) c.reason = reason;
-  if (!ok && message) c.message = message;
+  // The status goes out as a strategic merge patch, merged by condition type: null removes an earlier reason.
+  const clear = null as unknown as undefined;
+  c.reason = !ok && reason ? reason : clear;
+  c.message = !ok && message ? message : clear;
   return c;
 }
 

@@ -120,6 +120,8 @@ export class PodWorker {
       await Promise.all(this.#containers.map((c) => c.terminate(grace)));
       this.#terminal = true;
       await this.#flushNow();
+      // Like the kubelet, the pod's resources (folder, address) are reclaimed before its API object goes.
+      await this.#cleanUp();
       try {
         await this.#d.core.deleteNamespacedPod({
           name: this.#pod.metadata?.name ?? '',
@@ -133,7 +135,6 @@ export class PodWorker {
         if (code !== 404 && code !== 409)
           this.#d.log(`deleting pod ${this.#key()}: ${(err as Error).message}`);
       }
-      await this.#cleanUp();
     })();
     return this.#deletion;
   }

@@ -87,5 +87,6 @@ export function usageOf(table: ProcessTable, root: number): Usage {
     rss += m.rssBytes;
     ticks += m.cpuTicks;
   }
-  return { rssBytes: rss, cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, pids: members.map((m) => m.pid) };
+  const cpuSeconds = Math.round((ticks / CLOCK_TICKS_PER_SECOND) * 1e6) / 1e6;
+  return { rssBytes: rss, cpuSeconds, pids: members.map((m) => m.pid) };
 }

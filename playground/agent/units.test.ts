@@ -15,6 +15,7 @@ import {
 import { imageRepository, imageTable, loadImageTable, resolveCommand } from './images.ts';
 import { podPhase } from './pod-status.ts';
 import { parseStat, readProcessTable, usageOf } from './proc.ts';
+import { readyEndpoints, readyPodEndpoints } from './service-proxy.ts';
 
 test('back-off: first restart at once, then 10 s doubling to the 5 min cap, reset after 10 min of running', (t) => {
   const b = new BackOff();
@@ -222,4 +223,44 @@ test('cAdvisor rendering: names, labels and values as the kubelet serves them', 
   t.true(text.includes(`container_memory_working_set_bytes{${labels}} 1234\n`));
   t.true(text.includes(`container_spec_memory_limit_bytes{${labels}} ${256 * 1024 * 1024}\n`));
   t.true(text.includes(`container_spec_cpu_quota{${labels}} 50000\n`));
+});
+
+test('service endpoints: ready, addressed, not terminating pods of the selector; named target ports resolved', (t) => {
+  const pod = (name: string, ip: string, ready: string, extra: Partial<V1Pod['metadata']> = {}): V1Pod => ({
+    metadata: { name, labels: { app: 'web', tier: 'x' }, ...extra },
+    spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 3000 }] }] },
+    status: { podIP: ip, conditions: [{ type: 'Ready', status: ready }] },
+  });
+  const service = { spec: { selector: { app: 'web' } } };
+  const pods = [
+    pod('a', '127.0.1.2', 'True'),
+    pod('b', '127.0.1.1', 'True'),
+    pod('c', '127.0.1.3', 'False'),
+    pod('d', '127.0.1.4', 'True', { deletionTimestamp: new Date() }),
+    pod('e', '127.0.1.5', 'True', { labels: { app: 'other' } }),
+  ];
+  t.deepEqual(readyPodEndpoints(service, { port: 80, targetPort: 'http' }, pods), [
+    '127.0.1.1:3000',
+    '127.0.1.2:3000',
+  ]);
+  t.deepEqual(readyPodEndpoints(service, { port: 80, targetPort: 8080 }, pods.slice(0, 1)), [
+    '127.0.1.2:8080',
+  ]);
+  t.deepEqual(readyPodEndpoints(service, { port: 80, targetPort: 'nope' }, pods), []);
+  const slices = [
+    {
+      endpoints: [
+        { addresses: ['10.1.0.1'], conditions: { ready: true } },
+        { addresses: ['10.1.0.2'] },
+        { addresses: ['10.1.0.3'], conditions: { ready: false } },
+      ],
+      ports: [{ name: 'web', port: 8080 }],
+      addressType: 'IPv4',
+    },
+  ];
+  t.deepEqual(
+    readyEndpoints(slices, 'web'),
+    ['10.1.0.1:8080', '10.1.0.2:8080'],
+    'a nil ready condition is ready',
+  );
 });

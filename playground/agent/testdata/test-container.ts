@@ -63,12 +63,18 @@ const server = createServer((req, res) => {
       return reply(200, { heldMb: hoard.length });
     }
     case '/spin': {
+      const before = process.cpuUsage();
       const until = Date.now() + Number(url.searchParams.get('ms') ?? 500);
       while (Date.now() < until) {
         // burn CPU
       }
-      return reply(200, { spun: true });
+      const used = process.cpuUsage(before);
+      return reply(200, { cpuSeconds: (used.user + used.system) / 1e6 });
     }
+    case '/echo':
+      res.writeHead(200, { 'Content-Type': req.headers['content-type'] ?? 'application/octet-stream' });
+      req.pipe(res);
+      return;
     case '/info':
       return reply(200, { pid: process.pid, starts, env: process.env, cwd: process.cwd() });
     default:
