@@ -97,7 +97,9 @@ test('a conflicting write between read and write is retried and the restart land
   });
   const res = await sendJson(url, { namespace: ns, deployment: 'web' });
   t.is(res.status, 200);
-  t.like(res.body, { outcome: 'applied', detail: { attempts: 2 } });
+  t.like(res.body, { outcome: 'applied' });
+  // At least one retry for the provoked conflict (the Deployment controller's own status writes can add more).
+  t.true(Number((res.body.detail as { attempts: number }).attempts) >= 2);
   const deployment = await apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
   t.is(deployment.metadata?.labels?.touched, 'yes', "the other writer's change is kept");
   t.truthy(deployment.spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]);

@@ -81,7 +81,9 @@ test('a 409 on the scale subresource is retried and the result is still one step
   });
   const res = await sendJson(url, { namespace: ns, deployment: 'api' });
   t.is(res.status, 200);
-  t.like(res.body, { outcome: 'applied', detail: { from: 1, to: 2, conflicts: 1 } });
+  t.like(res.body, { outcome: 'applied', detail: { from: 1, to: 2 } });
+  // At least the provoked conflict (the Deployment controller's own status writes can add one).
+  t.true(Number((res.body.detail as { conflicts: number }).conflicts) >= 1);
   t.is(await replicas(apps, ns), 2);
   const deployment = await apps.readNamespacedDeployment({ namespace: ns, name: 'api' });
   t.like(readLedger(deployment.metadata?.annotations).last, { state: 'done', detail: { from: 1, to: 2 } });
