@@ -1,9 +1,16 @@
 // The node agent against the real control plane: node lifecycle, pods as processes, probes, restarts, volumes,
 // deletion, limits, logs and cAdvisor metrics through the API server.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import test from 'ava';
+import { parse } from 'yaml';
 import { testCluster, useNamespace } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
 import {
@@ -116,6 +123,33 @@ test('a Deployment gets scheduled here: each pod runs with its own address and b
     ['Pulled', 'Created', 'Started'].filter((r) => events.some((e) => e.reason === r)),
     ['Pulled', 'Created', 'Started'],
   );
+});
+
+test('the real sample app Deployment (production manifest) runs here and becomes Ready', async (t) => {
+  const { agent, ns, core } = await setup(t);
+  const apps = ns.kc.makeApiClient(AppsV1Api);
+  const manifest = parse(
+    readFileSync(new URL('../../manifests/base/demo-app/deployment.yaml', import.meta.url), 'utf8'),
+  ) as V1Deployment;
+  const podSpec = manifest.spec?.template.spec;
+  if (!manifest.metadata || !manifest.spec || !podSpec) throw new Error('unexpected manifest shape');
+  manifest.metadata.namespace = ns.name;
+  manifest.spec.replicas = 1;
+  Object.assign(podSpec, agent.placement);
+  const started = Date.now();
+  await apps.createNamespacedDeployment({ namespace: ns.name, body: manifest });
+  const pod = await eventually(
+    'a Ready sample app pod',
+    async () => {
+      const [p] = (await core.listNamespacedPod({ namespace: ns.name })).items;
+      return readyCondition(p) === 'True' ? p : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
+  t.log(`sample app: Deployment created → pod Ready in ${Date.now() - started} ms`);
+  const base = `http://${pod.status?.podIP}:3000`;
+  t.is((await fetch(`${base}/health`)).status, 200);
+  t.regex(await (await fetch(`${base}/metrics`)).text(), /http_requests_total/);
 });
 
 test('a failing readiness probe turns the pod not Ready, and Ready again when it passes', async (t) => {
