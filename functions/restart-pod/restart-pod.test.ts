@@ -4,7 +4,15 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import test from 'ava';
 import { useNamespace } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
@@ -22,25 +30,28 @@ import {
 } from '../test-helpers.ts';
 import { restartPod } from './restart-pod.ts';
 
-// No kubelet here: report pods Ready through the status subresource, as a kubelet would.
+// No kubelet here: report pods Ready through the status subresource, as a kubelet would (a patch: the
+// scheduler writes its own condition to the same pods meanwhile).
 async function markReady(kc: KubeConfig, namespace: string, pods: V1Pod[]): Promise<V1Pod[]> {
   const core = kc.makeApiClient(CoreV1Api);
-  const now = new Date();
+  const now = new Date().toISOString();
   for (const pod of pods) {
-    await core.replaceNamespacedPodStatus({
-      namespace,
-      name: pod.metadata?.name as string,
-      body: {
-        ...pod,
-        status: {
-          phase: 'Running',
-          conditions: [
-            { type: 'Ready', status: 'True', lastTransitionTime: now },
-            { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
-          ],
+    await core.patchNamespacedPodStatus(
+      {
+        namespace,
+        name: pod.metadata?.name as string,
+        body: {
+          status: {
+            phase: 'Running',
+            conditions: [
+              { type: 'Ready', status: 'True', lastTransitionTime: now },
+              { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
+            ],
+          },
         },
       },
-    });
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
   }
   return pods;
 }

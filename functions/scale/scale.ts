@@ -107,10 +107,15 @@ export async function scale(request: ActionRequest, deps: ActionDeps): Promise<D
     }
     const detail = { from: plan.from, to: plan.to, max: plan.max, step };
     if (request.dryRun || deps.config.dryRun) {
+      // Unconditional (no resourceVersion): a dry run changes nothing, so a concurrent write is no conflict.
       await deps.kube.replaceScale(
         deployment.metadata?.namespace ?? '',
         deployment.metadata?.name ?? '',
-        { ...current, spec: { ...current.spec, replicas: plan.to } },
+        {
+          ...current,
+          metadata: { ...current.metadata, resourceVersion: undefined },
+          spec: { ...current.spec, replicas: plan.to },
+        },
         { dryRun: true },
       );
       return {
