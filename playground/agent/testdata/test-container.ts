@@ -75,6 +75,24 @@ const server = createServer((req, res) => {
       res.writeHead(200, { 'Content-Type': req.headers['content-type'] ?? 'application/octet-stream' });
       req.pipe(res);
       return;
+    case '/whoami':
+      // Talks to the API server the way an in-cluster client does (client-node's default loading).
+      void (async () => {
+        try {
+          const k8s = await import('@kubernetes/client-node');
+          const kc = new k8s.KubeConfig();
+          kc.loadFromDefault();
+          const api = kc.makeApiClient(k8s.AuthenticationV1Api);
+          const review = await api.createSelfSubjectReview({ body: {} });
+          reply(200, {
+            username: review.status?.userInfo?.username,
+            namespace: kc.getContextObject(kc.currentContext)?.namespace,
+          });
+        } catch (err) {
+          reply(500, { error: (err as Error).message });
+        }
+      })();
+      return;
     case '/info':
       return reply(200, { pid: process.pid, starts, env: process.env, cwd: process.cwd() });
     default:
