@@ -110,6 +110,11 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const nodeName = options.nodeName ?? 'local-node';
   const nodeIP = options.nodeIP ?? defaultNodeIP();
   const log = options.log ?? ((m: string) => process.stderr.write(`[node-agent ${nodeName}] ${m}\n`));
+  if (nodeIP.startsWith('127.')) {
+    log(
+      `node address ${nodeIP} is a loopback one: the API server will not proxy to it (node metrics, kubectl logs)`,
+    );
+  }
   const core = kc.makeApiClient(CoreV1Api);
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const server = kc.getCurrentCluster()?.server;
@@ -193,6 +198,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
         const c = findWorker(namespace, pod)?.containers.find((x) => x.name === container);
         if (!c) return undefined;
         const path = c.logPath(previous);
+        if (!path) return undefined;
         return { path, live: () => !previous && c.running !== undefined && c.logPath() === path };
       },
     });

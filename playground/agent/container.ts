@@ -29,6 +29,8 @@ export type ContainerDeps = {
   spec: V1Container;
   /** pod uid + container name: the back-off key. */
   key: string;
+  /** How the kubelet names the pod in messages: `name_namespace(uid)`. */
+  podRef: string;
   restartPolicy: string;
   logDir: string;
   backOff: BackOff;
@@ -90,9 +92,10 @@ export class Container {
     return this.#restartCount;
   }
 
-  /** The log of the current instance, or of the one before (kubectl logs --previous). */
-  logPath(previous = false): string {
-    return join(this.#d.logDir, `${Math.max(0, this.#instances - (previous ? 2 : 1))}.log`);
+  /** The log of the current instance, or of the one before (kubectl logs --previous), if there is one. */
+  logPath(previous = false): string | undefined {
+    const instance = this.#instances - (previous ? 2 : 1);
+    return instance >= 0 ? join(this.#d.logDir, `${instance}.log`) : undefined;
   }
 
   status(): V1ContainerStatus {
@@ -156,7 +159,7 @@ export class Container {
     this.#instances++;
     // Keep the logs of this instance and of the one before, as the kubelet does.
     rmSync(join(this.#d.logDir, `${this.#instances - 3}.log`), { force: true });
-    const logFd = openSync(this.logPath(), 'a');
+    const logFd = openSync(join(this.#d.logDir, `${this.#instances - 1}.log`), 'a');
     const [file, args] = this.#d.wrapper.length
       ? [this.#d.wrapper[0] ?? '', [...this.#d.wrapper.slice(1), launch.file, ...launch.args]]
       : [launch.file, launch.args];
@@ -294,7 +297,7 @@ export class Container {
       return;
     }
     const backOffSeconds = Math.round(this.#d.backOff.current(this.#d.key) / 1000);
-    const message = `back-off ${backOffSeconds}s restarting failed container=${this.name} pod=${this.#d.key}`;
+    const message = `back-off ${backOffSeconds}s restarting failed container=${this.name} pod=${this.#d.podRef}`;
     this.#state = { waiting: { reason: 'CrashLoopBackOff', message } };
     this.#d.event('Warning', 'BackOff', 'Back-off restarting failed container');
     this.#d.onChange();

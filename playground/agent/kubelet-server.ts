@@ -117,8 +117,10 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
       const [, namespace = '', pod = '', container = ''] = logs.map(decodeURIComponent);
       const previous = url.searchParams.get('previous') === 'true';
       const source = o.logs(namespace, pod, container, previous);
-      if (!source)
-        return send(res, 404, `container "${container}" in pod "${namespace}/${pod}" is not on this node\n`);
+      if (!source) {
+        const what = previous ? 'previous terminated container' : 'container';
+        return send(res, 404, `${what} "${container}" in pod "${namespace}/${pod}" not found on this node\n`);
+      }
       return serveLogs(url, source, req, res);
     }
     send(res, 404, `${url.pathname} is not served by the local node agent\n`);

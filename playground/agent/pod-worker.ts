@@ -194,6 +194,7 @@ export class PodWorker {
       {
         spec,
         key: `${this.uid}/${spec.name}`,
+        podRef: `${this.#pod.metadata?.name}_${this.#pod.metadata?.namespace}(${this.uid})`,
         restartPolicy: this.#pod.spec?.restartPolicy ?? 'Always',
         logDir: join(this.#dir, 'logs', spec.name),
         backOff: this.#d.backOff,
