@@ -1,6 +1,7 @@
 // The node agent against the real control plane: node lifecycle, pods as processes, probes, restarts, volumes,
 // deletion, limits, logs and cAdvisor metrics through the API server.
 import { existsSync, readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AppsV1Api,
@@ -360,6 +361,20 @@ test('container logs and cAdvisor metrics come through the API server, as kubect
     };
   };
   const lastValue = (line: string | undefined) => Number(line?.split(' ').at(-1));
+  // Straight to the kubelet port without the API server's client certificate: only /healthz answers.
+  const direct = (path: string) =>
+    new Promise<number>((resolve, reject) =>
+      httpsGet(
+        `https://${agent.nodeIP}:${agent.kubeletPort}${path}`,
+        { rejectUnauthorized: false },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      ).on('error', reject),
+    );
+  t.is(await direct('/healthz'), 200);
+  t.is(await direct('/metrics/cadvisor'), 401);
   const before = await scrape();
   t.truthy(before.memory, 'a working-set series for the pod');
   t.regex(before.memory ?? '', /container="app"/);

@@ -2,6 +2,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import { networkInterfaces } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import type { V1Pod } from '@kubernetes/client-node';
 import { type ContainerSample, renderCadvisor } from './cadvisor.ts';
@@ -13,7 +14,10 @@ export type KubeletServerOptions = {
   host: string;
   cert: string;
   key: string;
-  /** When set, everything but /healthz needs a client certificate from this CA (the API server's kubelet client). */
+  /**
+   * When set, everything but /healthz needs a client certificate from this CA (the API server's kubelet client);
+   * without it, only this machine's own addresses may ask.
+   */
   clientCa?: string;
   samples(): ContainerSample[];
   logs(namespace: string, pod: string, container: string, previous: boolean): LogSource | undefined;
@@ -21,6 +25,13 @@ export type KubeletServerOptions = {
 };
 
 export type KubeletServer = { port: number; close(): Promise<void> };
+
+/** An address of this machine (loopback or one of its interfaces). */
+function isLocalAddress(address: string | undefined): boolean {
+  const plain = (address ?? '').replace(/^::ffff:/, '');
+  if (plain.startsWith('127.') || plain === '::1') return true;
+  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === plain));
+}
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
@@ -99,7 +110,10 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://kubelet');
     if (url.pathname === '/healthz') return send(res, 200, 'ok');
-    if (o.clientCa && !(req.socket as TLSSocket).authorized) return send(res, 401, 'Unauthorized\n');
+    const allowed = o.clientCa
+      ? (req.socket as TLSSocket).authorized
+      : isLocalAddress(req.socket.remoteAddress);
+    if (!allowed) return send(res, 401, 'Unauthorized\n');
     if (req.method !== 'GET') return send(res, 405, 'method not allowed\n');
     if (url.pathname === '/metrics/cadvisor') {
       return send(res, 200, renderCadvisor(o.samples()), 'text/plain; version=0.0.4; charset=utf-8');
