@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
@@ -160,7 +161,8 @@ export function localEnv(name: FunctionName, port: number): NodeJS.ProcessEnv {
     LOG_LEVEL: 'warn',
     SELFHEAL_NAMESPACES: 'demo',
   };
-  if (name !== 'router') return base;
+  // An action refuses to start without a cluster to act on; its health checks do not call it, so an address is enough.
+  if (name !== 'router') return { ...base, KUBECONFIG: process.env.KUBECONFIG ?? placeholderKubeconfig() };
   const actions = FUNCTIONS.filter((f) => f !== 'router').map((f) => `${f}=http://127.0.0.1:9/${f}`);
   return {
     ...base,
@@ -168,6 +170,24 @@ export function localEnv(name: FunctionName, port: number): NodeJS.ProcessEnv {
     SELFHEAL_SINK: 'direct',
     SELFHEAL_ACTION_URLS: actions.join(','),
   };
+}
+
+/** A kubeconfig naming a cluster nothing listens at, written once per process. */
+function placeholderKubeconfig(): string {
+  const path = join(tmpdir(), `selfheal-placeholder-${process.pid}.kubeconfig`);
+  writeFileSync(
+    path,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{name: none, cluster: {server: "https://127.0.0.1:9"}}]',
+      'users: [{name: none, user: {token: none}}]',
+      'contexts: [{name: none, context: {cluster: none, user: none}}]',
+      'current-context: none',
+      '',
+    ].join('\n'),
+  );
+  return path;
 }
 
 export async function freePort(): Promise<number> {
