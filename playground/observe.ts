@@ -27,6 +27,8 @@ export type TimelineEvent =
       at: Date;
       component: string;
       reason: string;
+      /** False for the decisions that change nothing: Skipped, Refused, Failed, DryRun. */
+      applied: boolean;
       target: string;
       message: string;
     }
@@ -59,6 +61,9 @@ interface PrometheusAlert {
   state: 'pending' | 'firing' | 'inactive';
   value?: string;
 }
+
+/** Event reasons of the actions' decisions that change nothing (functions/lib/action.ts). */
+const NOT_APPLIED = new Set(['Skipped', 'Refused', 'Failed', 'DryRun']);
 
 const alertKey = (labels: Record<string, string>): string =>
   JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
@@ -143,6 +148,7 @@ export async function watchCluster(
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const stops: Array<() => Promise<void>> = [];
   const startedAt = new Date();
+  let stopped = false;
 
   for (const namespace of namespaces) {
     const pods = makeInformer<V1Pod>(kubeConfig, `/api/v1/namespaces/${namespace}/pods`, () =>
@@ -229,11 +235,13 @@ export async function watchCluster(
       const when = new Date(event.eventTime ?? event.lastTimestamp ?? event.firstTimestamp ?? Date.now());
       if (when < startedAt) return;
       const object = event.involvedObject;
+      const reason = event.reason ?? '';
       onEvent({
         kind: 'action',
         at: new Date(),
         component,
-        reason: event.reason ?? '',
+        reason,
+        applied: !NOT_APPLIED.has(reason),
         target: `${object.namespace ?? namespace}/${object.kind}/${object.name}`,
         message: event.message ?? '',
       });
@@ -242,15 +250,17 @@ export async function watchCluster(
     events.on('update', onKubeEvent);
 
     for (const informer of [pods, deployments, events]) {
-      // Informers re-list and re-watch on their own after an error; restart them if they stop.
+      // An informer stops on a watch error: start it again (it re-lists), unless we are stopping.
       informer.on('error', () => {
-        setTimeout(() => void informer.start().catch(() => undefined), 1000);
+        if (!stopped)
+          setTimeout(() => void (stopped ? undefined : informer.start().catch(() => undefined)), 1000);
       });
       await informer.start();
       stops.push(() => informer.stop());
     }
   }
   return async () => {
+    stopped = true;
     await Promise.all(stops.map((stop) => stop()));
   };
 }

@@ -151,7 +151,7 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
     const firing = first(
       (e) => e.kind === 'alert' && e.alertname === scenario.alertname && e.state === 'firing',
     );
-    const acted = first((e) => e.kind === 'action' && e.component.endsWith(scenario.action));
+    const acted = first((e) => e.kind === 'action' && e.applied && e.component.endsWith(scenario.action));
     const resolved = first(
       (e) => e.kind === 'alert' && e.alertname === scenario.alertname && e.state === 'resolved',
     );
@@ -188,7 +188,7 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
     while (Date.now() < deadline) {
       await sleep(1000);
       const wrongAction = timeline.find(
-        (e) => e.event?.kind === 'action' && !e.event.component.endsWith(scenario.action),
+        (e) => e.event?.kind === 'action' && e.event.applied && !e.event.component.endsWith(scenario.action),
       );
       if (wrongAction) return result(false, `an unexpected action acted: ${wrongAction.line}`);
       const now = await snapshot(kc, namespace, state.appDeployment).catch(() => undefined);
@@ -213,7 +213,7 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
         return result(false, `pods other than the target were removed: ${deletedOthers.join(', ')}`);
       }
       const acted = timeline.some(
-        (e) => e.event?.kind === 'action' && e.event.component.endsWith(scenario.action),
+        (e) => e.event?.kind === 'action' && e.event.applied && e.event.component.endsWith(scenario.action),
       );
       const effect =
         scenario.action === 'restart-pod'
