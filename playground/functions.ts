@@ -112,6 +112,8 @@ export function playgroundFunctions(settings: FunctionSettings): KubernetesObjec
   const common = [
     { name: 'SELFHEAL_NAMESPACES', value: settings.namespaces.join(',') },
     { name: 'SELFHEAL_COOLDOWN_SECONDS', value: String(settings.cooldownSeconds) },
+    // A demo breaks things on purpose and often: more room than the production default of 6 an hour.
+    { name: 'SELFHEAL_ACTION_BUDGET', value: '30' },
   ];
   const actionUrls = ACTIONS.map((action) => `${action}=${settings.actionUrls[action]}`).join(',');
   return [
