@@ -260,13 +260,13 @@ function bakeCompileCache(built: BuiltFunction): string {
   return cache;
 }
 
-interface ColdStart {
+export interface ColdStart {
   source: number;
   bundled: number;
   bundledWithCache: number;
 }
 
-async function measure(built: BuiltFunction, runs: number): Promise<ColdStart> {
+export async function measure(built: BuiltFunction, runs: number): Promise<ColdStart> {
   const cache = bakeCompileCache(built);
   const times: Record<keyof ColdStart, number[]> = { source: [], bundled: [], bundledWithCache: [] };
   const bundle = join(built.dir, BUNDLE);

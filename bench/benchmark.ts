@@ -1,0 +1,21 @@
+// One benchmark area: how to run it and what it reports; its budgets come from bench/budgets.yaml.
+import type { AreaBudgets } from './budgets.ts';
+import type { Figure } from './figures.ts';
+
+export interface RunContext {
+  /** Fewer iterations, where the measurement takes a count. */
+  quick: boolean;
+  /** A progress line. */
+  say: (line: string) => void;
+  budgets: AreaBudgets;
+}
+
+export interface Benchmark {
+  name: string;
+  title: string;
+  /** Rough duration of a full run in seconds, for the progress line. */
+  seconds: number;
+  /** The command that measures this area on its own, with the iterations of a full or a --quick run. */
+  command(quick: boolean): string;
+  run(context: RunContext): Promise<Figure[]>;
+}
