@@ -184,7 +184,14 @@ for (const [label, alertmanager] of ALERTMANAGERS) {
       t.like(answerOf(calls[0]), { outcome: 'applied' });
     }
 
-    // Resolved (endsAt in the past): Alertmanager sends the resolution at the group's next flush.
+    // Resolved (endsAt in the past): Alertmanager sends the resolution at the group's next flush. Compared with the
+    // state once the controllers have created the pods the changes call for (the new ReplicaSet's, the new replica).
+    await eventually('the pods of the new ReplicaSet and of the new replica', async () => {
+      const counts = await Promise.all(
+        ['web', 'worker', 'api'].map(async (app) => (await podsOf(kc, ns, app)).length),
+      );
+      return counts.every((count) => count === 2);
+    });
     const before = await selfhealState(kc, ns);
     const endsAt = new Date(Date.now() - 1000).toISOString();
     await path.alertmanager.post(alerts.map((alert) => ({ ...alert, endsAt })));
