@@ -128,6 +128,8 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
   const restartedBefore = restartedAt(before.deployment);
   const podsBefore = new Set(before.pods.map((p) => p.metadata?.name ?? ''));
 
+  // The actions name the alert they act on in their Event ("… (alert HighMemoryUsage, fingerprint …)").
+  const forAlert = (message: string): boolean => message.includes(`alert ${scenario.alertname},`);
   const timeline: TimelineEntry[] = [];
   let injectedAt = new Date();
   const note = (line: string, event?: TimelineEvent, at = new Date()): void => {
@@ -151,10 +153,12 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
     const firing = first(
       (e) => e.kind === 'alert' && e.alertname === scenario.alertname && e.state === 'firing',
     );
-    const acted = first((e) => e.kind === 'action' && e.applied && e.component.endsWith(scenario.action));
-    const resolved = first(
-      (e) => e.kind === 'alert' && e.alertname === scenario.alertname && e.state === 'resolved',
+    const acted = first(
+      (e) => e.kind === 'action' && e.applied && e.component.endsWith(scenario.action) && forAlert(e.message),
     );
+    const resolved =
+      resolvedAt ??
+      first((e) => e.kind === 'alert' && e.alertname === scenario.alertname && e.state === 'resolved');
     return {
       scenario: scenario.name,
       healed,
@@ -169,6 +173,7 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
     };
   };
   let recoveredAt: number | undefined;
+  let resolvedAt: number | undefined;
 
   try {
     const injection = scenario.inject(profile);
@@ -188,7 +193,10 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
     while (Date.now() < deadline) {
       await sleep(1000);
       const wrongAction = timeline.find(
-        (e) => e.event?.kind === 'action' && e.event.applied && !e.event.component.endsWith(scenario.action),
+        (e) =>
+          e.event?.kind === 'action' &&
+          e.event.applied &&
+          !(e.event.component.endsWith(scenario.action) && forAlert(e.event.message)),
       );
       if (wrongAction) return result(false, `an unexpected action acted: ${wrongAction.line}`);
       const now = await snapshot(kc, namespace, state.appDeployment).catch(() => undefined);
@@ -213,7 +221,11 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
         return result(false, `pods other than the target were removed: ${deletedOthers.join(', ')}`);
       }
       const acted = timeline.some(
-        (e) => e.event?.kind === 'action' && e.event.applied && e.event.component.endsWith(scenario.action),
+        (e) =>
+          e.event?.kind === 'action' &&
+          e.event.applied &&
+          e.event.component.endsWith(scenario.action) &&
+          forAlert(e.event.message),
       );
       const effect =
         scenario.action === 'restart-pod'
@@ -230,6 +242,7 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
         }
         const stillAlerting = await firingAlertsFor(state.prometheusUrl, namespace).catch(() => ['?']);
         if (!stillAlerting.some((a) => a.startsWith(`${scenario.alertname}(`))) {
+          resolvedAt = (Date.now() - injectedAt.getTime()) / 1000;
           note(`closed  ${scenario.alertname} resolved; time to recovery ${recoveredAt.toFixed(1)}s`);
           return result(true, 'healed');
         }
