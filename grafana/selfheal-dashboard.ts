@@ -18,6 +18,9 @@ import { PanelBuilder as StateTimelinePanel } from '@grafana/grafana-foundation-
 import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 
+// The routes HighErrorRate leaves out (stack/prometheus/rules): probes and scrapes are not the service.
+const SERVICE_ROUTES = 'route!~"/(health|healthz|livez|ready|readyz|metrics)"';
+
 /** Every panel queries the data source chosen in the `datasource` variable (Grafana syntax, not a JS template). */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana variable reference
 export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
@@ -92,7 +95,7 @@ function appHealthRow(builder: DashboardBuilder): void {
       withAlertThreshold(
         timeseries(
           '5xx ratio per pod',
-          'Share of responses that are server errors; HighErrorRate fires above 10 % for 1 minute.',
+          'Share of responses that are server errors, probes and scrapes aside (as HighErrorRate counts them); it fires above 10 % for 1 minute.',
           'percentunit',
         ),
         ERROR_RATIO,
@@ -100,8 +103,8 @@ function appHealthRow(builder: DashboardBuilder): void {
         .min(0)
         .withTarget(
           query(
-            'sum by (pod) (rate(http_requests_total{namespace="$namespace", status=~"5.."}[$__rate_interval]))\n' +
-              '  / (sum by (pod) (rate(http_requests_total{namespace="$namespace"}[$__rate_interval])) > 0)',
+            `sum by (pod) (rate(http_requests_total{namespace="$namespace", status=~"5..", ${SERVICE_ROUTES}}[$__rate_interval]))\n` +
+              `  / (sum by (pod) (rate(http_requests_total{namespace="$namespace", ${SERVICE_ROUTES}}[$__rate_interval])) > 0)`,
             '{{pod}}',
           ),
         ),
