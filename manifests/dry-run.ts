@@ -25,7 +25,12 @@ export function dryRun(objects: readonly K8sObject[], kubeconfigPath: string): P
       kubectl(),
       [
         `--kubeconfig=${kubeconfigPath}`,
-        'create',
+        // Server-side apply rather than create: cluster-scoped objects (ClusterRoles) may already exist in a
+        // shared test cluster, and an apply dry run validates them all the same.
+        'apply',
+        '--server-side',
+        '--force-conflicts',
+        '--field-manager=selfheal-dry-run',
         '--dry-run=server',
         '--validate=strict',
         '--output=name',

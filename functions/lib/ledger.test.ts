@@ -114,3 +114,18 @@ test('marking done records the id in a trimmed history', (t) => {
     reason: 'already-done',
   });
 });
+
+test('a failed claim of the same event is replayed, not planned anew; an id of another action is another event', (t) => {
+  const failed = record({ id: 's1', action: 'scale', state: 'failed', detail: { to: 3 } });
+  t.like(checkLedger({ last: failed, history: [] }, { id: 's1', action: 'scale', now }, policy), {
+    kind: 'resume',
+    record: { id: 's1', detail: { to: 3 } },
+  });
+  const pending = record({ id: 'x1', action: 'restart-pod', at: ago(120) });
+  t.not(
+    checkLedger({ last: pending, history: [] }, { id: 'x1', action: 'scale', now }, policy).kind,
+    'resume',
+  );
+  const history = [{ id: 'x1', action: 'restart-pod' as const, at: ago(7200) }];
+  t.not(checkLedger({ last: undefined, history }, { id: 'x1', action: 'scale', now }, policy).kind, 'skip');
+});

@@ -88,7 +88,8 @@ export function checkLedger(
   policy: LedgerPolicy,
 ): LedgerDecision {
   const { id, action, now } = request;
-  const done = ledger.history.find((e) => e.id === id);
+  // An id is an event of one action: a plain request may carry any id, so match the action too.
+  const done = ledger.history.find((e) => e.id === id && e.action === action);
   if (done)
     return {
       kind: 'skip',
@@ -96,14 +97,15 @@ export function checkLedger(
       message: `event ${id} was already acted on at ${done.at}`,
     };
   const last = ledger.last;
-  if (last?.id === id && last.state === 'done') {
+  const mine = last?.id === id && last.action === action;
+  if (mine && last?.state === 'done') {
     return {
       kind: 'skip',
       reason: 'already-done',
       message: `event ${id} was already acted on at ${last.at}`,
     };
   }
-  if (last?.id === id && last.state === 'pending') {
+  if (mine && last?.state === 'pending') {
     if (seconds(last.at, now) < policy.leaseSeconds) {
       return {
         kind: 'in-progress',
@@ -112,6 +114,9 @@ export function checkLedger(
     }
     return { kind: 'resume', record: last };
   }
+  // A failed attempt may still have taken effect (e.g. the API server applied it, then the answer timed out):
+  // the retry replays the same claim (same pod uid, same replica target) instead of planning anew.
+  if (mine && last?.state === 'failed') return { kind: 'resume', record: last };
   if (last && last.id !== id && last.state === 'pending' && seconds(last.at, now) < policy.leaseSeconds) {
     return {
       kind: 'skip',

@@ -51,8 +51,12 @@ export function ledgerStop(
   involved: ObjectRef,
   deployment: V1Deployment,
 ): Decision | undefined {
+  // Both pass: answer 503 so the delivery is retried rather than dropped.
   if (verdict.kind === 'in-progress') {
     throw new SelfhealError('unavailable', verdict.message, { reason: 'in-progress' });
+  }
+  if (verdict.kind === 'skip' && verdict.reason === 'busy') {
+    throw new SelfhealError('unavailable', verdict.message, { reason: 'busy' });
   }
   if (verdict.kind === 'skip') {
     return {

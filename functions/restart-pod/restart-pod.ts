@@ -10,6 +10,7 @@ import {
   deploymentName,
   ledgerStop,
   newRecord,
+  release,
   runClaimed,
   tooManyConflicts,
 } from '../lib/remediate.ts';
@@ -92,6 +93,14 @@ export async function restartPod(request: ActionRequest, deps: ActionDeps): Prom
 
     if (verdict.kind === 'resume') {
       const uid = String(verdict.record.detail?.uid ?? '');
+      // The claimed pod still runs: the budget may have changed since the claim, so check it again.
+      if (pod.metadata?.uid === uid && !pod.metadata?.deletionTimestamp) {
+        const budget = await budgetDecision(deps, pod, deployment);
+        if (budget) {
+          await release(deps, deployment, verdict.record);
+          return budget;
+        }
+      }
       return runClaimed(deps, deployment, verdict.record, () => effect(uid));
     }
 

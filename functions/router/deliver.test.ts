@@ -26,16 +26,23 @@ test('2xx is accepted and keeps what the action said', (t) => {
   t.like(classify(response(202)), { outcome: 'accepted', status: 202 });
 });
 
-test('4xx is rejected for good, except 408 and 429 which are worth a retry', (t) => {
+test('4xx is rejected for good, except set-up faults and "not now" answers, which are worth a retry', (t) => {
   t.like(classify(response(422, '{"error":"not opted in","reason":"not-opted-in"}')), {
     outcome: 'rejected',
     reason: 'not-opted-in',
     message: 'not opted in',
   });
+  t.like(classify(response(400, '{"error":"invalid params","reason":"invalid"}')), { outcome: 'rejected' });
+  // A function being redeployed behind the gateway, a token being rotated, a missing RoleBinding.
   t.like(classify(response(404, 'function not found')), {
-    outcome: 'rejected',
+    outcome: 'failed',
     reason: 'http-404',
     message: 'function not found',
+  });
+  t.like(classify(response(401)), { outcome: 'failed' });
+  t.like(classify(response(403, '{"error":"forbidden: delete pods","reason":"forbidden"}')), {
+    outcome: 'failed',
+    reason: 'forbidden',
   });
   t.like(classify(response(429)), { outcome: 'failed' });
   t.like(classify(response(408)), { outcome: 'failed' });

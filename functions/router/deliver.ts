@@ -57,8 +57,9 @@ export function classify(response: HttpResponse): Delivery {
   const answer = readAnswer(response);
   if (status >= 200 && status < 300) return { outcome: 'accepted', status, ...(answer ? { answer } : {}) };
   const message = answer?.message ?? `answered ${status}`;
-  // 408 and 429 say "not now", not "never".
-  if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+  // 408 and 429 say "not now", not "never"; 401, 403 and 404 from a sink are set-up faults an operator fixes
+  // (a token being rotated, a missing RoleBinding, a function being redeployed): retried, not dropped.
+  if (status >= 400 && status < 500 && ![401, 403, 404, 408, 429].includes(status)) {
     return {
       outcome: 'rejected',
       status,

@@ -79,16 +79,22 @@ export async function scale(request: ActionRequest, deps: ActionDeps): Promise<D
     const verdict = checkDeploymentLedger(request, deps, deployment);
     const stop = ledgerStop(verdict, involved, deployment);
     if (stop) return stop;
-    if (verdict.kind === 'resume') {
-      const to = Number(verdict.record.detail?.to);
-      return runClaimed(deps, deployment, verdict.record, (claimed) => scaleTo(deps, claimed, to, involved));
-    }
-
     const max = annotationNumber(
       deployment.metadata?.annotations,
       MAX_REPLICAS_ANNOTATION,
       deps.config.maxReplicas,
     );
+    if (verdict.kind === 'resume') {
+      const to = Number(verdict.record.detail?.to);
+      // Replays the claimed target; a record that names no sane target is never replayed.
+      if (!Number.isInteger(to) || to < 1 || to > max.value) {
+        throw new SelfhealError(
+          'invalid',
+          `the pending claim ${verdict.record.id} names no replica target within 1..${max.value}; not replaying it`,
+        );
+      }
+      return runClaimed(deps, deployment, verdict.record, (claimed) => scaleTo(deps, claimed, to, involved));
+    }
     const step = request.params.step ?? deps.config.scaleStep;
     const current = await deps.kube.readScale(
       deployment.metadata?.namespace ?? '',
