@@ -64,10 +64,16 @@ test('Prometheus finds annotated pods through the API server, labels their serie
   });
   const prometheus = await startPrometheus(t, rendered.prometheusArgs);
 
+  // Ready, not just Running: the app must listen before the test talks to it.
   const running = (pods: V1Pod[], prefix: string) =>
-    pods.find((p) => p.metadata?.name?.startsWith(prefix) && p.status?.phase === 'Running' && p.status.podIP);
+    pods.find(
+      (p) =>
+        p.metadata?.name?.startsWith(prefix) &&
+        p.status?.podIP &&
+        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
   const [app, unannotated] = await eventually(
-    'both pods running on the agent',
+    'both pods running and ready on the agent',
     async () => {
       const { items } = await core.listNamespacedPod({ namespace: ns });
       const found = [running(items, 'demo-app-'), running(items, 'unannotated')];
