@@ -11,20 +11,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from '../playground/cluster/ports.ts';
 import { FUNCTION_NAMES, type FunctionName } from './lib/config.ts';
 
 const RUN = join(import.meta.dirname, 'run.ts');
 const FIXTURES = join(import.meta.dirname, 'lib', 'fixtures', 'alertmanager-0.35.0');
 const TOKEN = 'bench-token';
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;

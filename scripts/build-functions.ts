@@ -7,11 +7,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
+import { freePort } from '../playground/cluster/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 export const FUNCTIONS = ['router', 'restart-pod', 'redeploy', 'scale'] as const;
@@ -188,17 +188,6 @@ function placeholderKubeconfig(): string {
     ].join('\n'),
   );
   return path;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

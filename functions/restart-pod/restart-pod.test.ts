@@ -1,9 +1,6 @@
 // restart-pod against the real API server, acting with its own ServiceAccount and the Role from manifests/:
 // the ReplicaSet replaces the deleted pod; bare pods, foreign namespaces and not-opted-in Deployments are refused;
 // redelivery and dry-run change nothing; every decision leaves an Event.
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -14,6 +11,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import test from 'ava';
+import { freePort } from '../../playground/cluster/ports.ts';
 import { useNamespace } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
 import { readLedger } from '../lib/ledger.ts';
@@ -266,10 +264,7 @@ test('without the verbs it needs the action answers 403 naming what was denied',
 test('an unreachable API server is a 503, so the router asks Alertmanager to retry', async (t) => {
   const { name: ns, kc } = await useNamespace(t, 'restart-down');
   await applyRbac(kc, ns);
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const closed = (probe.address() as AddressInfo).port;
-  probe.close();
+  const closed = await freePort();
   const unreachable = new KubeConfig();
   unreachable.loadFromOptions({
     clusters: [{ name: 'down', server: `https://127.0.0.1:${closed}`, skipTLSVerify: true }],

@@ -6,6 +6,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { freePort } from '../../playground/cluster/ports.ts';
 import { type Env, loadRouterConfig } from '../lib/config.ts';
 import { eventId } from '../lib/events.ts';
 import { createLogger } from '../lib/log.ts';
@@ -231,11 +232,7 @@ test('an action that does not answer in time makes the router answer 503', async
 });
 
 test('an action that refuses connections makes the router answer 503', async (t) => {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const deadUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/`;
-  probe.close();
-  await once(probe, 'close');
+  const deadUrl = `http://127.0.0.1:${await freePort()}/`;
   const url = await startRouter(t, deadUrl);
   const { status, json } = await post(url, raw(version, 'firing'));
   t.is(status, 503);

@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +10,10 @@ import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { CONTROL_PLANE_BINARIES, resolveBinaries } from './binaries.ts';
 import { type CertAndKey, createClusterCerts, issueClientCert, issueServingCert } from './certs.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
+import { freePorts } from './ports.ts';
 import { describeExit, type ManagedProcess, ProcessGroup, type StartProcessOptions } from './processes.ts';
+
+export { freePorts };
 
 export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
 export type ControlPlaneBinaries = Record<(typeof CONTROL_PLANE_BINARIES)[number], string>;
@@ -444,28 +446,6 @@ function httpOk(url: string, tls?: TlsMaterial): Promise<boolean> {
     req.on('error', () => resolve(false));
     req.end();
   });
-}
-
-/** `count` distinct ports free on 127.0.0.1 right now. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-    }
-    return servers.map((s) => {
-      const address = s.address();
-      if (address === null || typeof address === 'string') throw new Error('no TCP address');
-      return address.port;
-    });
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  }
 }
 
 /** The first usable address of an IPv4 CIDR (`10.0.0.0/24` → `10.0.0.1`): the `kubernetes` Service's ClusterIP. */
