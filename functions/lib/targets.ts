@@ -109,6 +109,22 @@ export async function resolveTarget(kube: KubeOps, target: Target): Promise<Reso
   return resolvePodOwner(kube, pod);
 }
 
+export type OptedIn =
+  | { ok: true; deployment: V1Deployment; involved: ObjectRef; name: string }
+  | { ok: false; decision: Decision };
+
+// The opted-in Deployment an action on `target` changes (with its Event reference and `namespace/name`), or the
+// decision that ends the action: gone, not managed, or not opted in.
+export async function resolveOptedInDeployment(kube: KubeOps, target: Target): Promise<OptedIn> {
+  const resolved = await resolveTarget(kube, target);
+  if (!resolved.ok) return resolved;
+  const { deployment } = resolved;
+  const involved = deploymentRef(deployment);
+  const refused = optInDecision(deployment, involved);
+  if (refused) return { ok: false, decision: refused };
+  return { ok: true, deployment, involved, name: deploymentName(deployment) };
+}
+
 export function namespaceDecision(target: Target, allowed: readonly string[]): Decision | undefined {
   const refusal = checkNamespace(target.namespace, allowed);
   // No Event either: the function has no business (nor, by its RBAC, any right) in that namespace.

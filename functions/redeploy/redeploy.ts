@@ -6,12 +6,11 @@ import {
   CONFLICT_RETRIES,
   checkDeploymentLedger,
   conditionalPatch,
-  deploymentName,
   ledgerStop,
   newRecord,
   tooManyConflicts,
 } from '../lib/remediate.ts';
-import { deploymentRef, namespaceDecision, optInDecision, resolveTarget } from '../lib/targets.ts';
+import { namespaceDecision, resolveOptedInDeployment } from '../lib/targets.ts';
 
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 
@@ -29,13 +28,9 @@ export async function redeploy(request: ActionRequest, deps: ActionDeps): Promis
   if (refusedNamespace) return refusedNamespace;
 
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-    const resolved = await resolveTarget(deps.kube, request.target);
+    const resolved = await resolveOptedInDeployment(deps.kube, request.target);
     if (!resolved.ok) return resolved.decision;
-    const { deployment } = resolved;
-    const involved = deploymentRef(deployment);
-    const name = deploymentName(deployment);
-    const refused = optInDecision(deployment, involved);
-    if (refused) return refused;
+    const { deployment, involved, name } = resolved;
 
     const stop = ledgerStop(checkDeploymentLedger(request, deps, deployment), involved, deployment);
     if (stop) return stop;

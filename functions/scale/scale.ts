@@ -9,13 +9,12 @@ import {
   CONFLICT_RETRIES,
   checkDeploymentLedger,
   claimAndRun,
-  deploymentName,
   ledgerStop,
   newRecord,
   runClaimed,
   tooManyConflicts,
 } from '../lib/remediate.ts';
-import { deploymentRef, namespaceDecision, optInDecision, resolveTarget } from '../lib/targets.ts';
+import { namespaceDecision, resolveOptedInDeployment } from '../lib/targets.ts';
 
 // Sets spec.replicas to `to` unless it is already there or above; retries the replace on a 409.
 async function scaleTo(
@@ -68,13 +67,9 @@ export async function scale(request: ActionRequest, deps: ActionDeps): Promise<D
   if (refusedNamespace) return refusedNamespace;
 
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-    const resolved = await resolveTarget(deps.kube, request.target);
+    const resolved = await resolveOptedInDeployment(deps.kube, request.target);
     if (!resolved.ok) return resolved.decision;
-    const { deployment } = resolved;
-    const involved = deploymentRef(deployment);
-    const name = deploymentName(deployment);
-    const refused = optInDecision(deployment, involved);
-    if (refused) return refused;
+    const { deployment, involved, name } = resolved;
 
     const verdict = checkDeploymentLedger(request, deps, deployment);
     const stop = ledgerStop(verdict, involved, deployment);
