@@ -8,6 +8,7 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { isPodReady } from '../functions/lib/targets.ts';
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
 
@@ -124,9 +125,6 @@ export function watchAlerts(
   };
 }
 
-const isReady = (pod: V1Pod): boolean =>
-  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-
 const restarts = (pod: V1Pod): number =>
   (pod.status?.containerStatuses ?? []).reduce((sum, c) => sum + c.restartCount, 0);
 
@@ -175,8 +173,8 @@ export async function watchCluster(
       const before = lastSeen.get(uid);
       lastSeen.set(uid, pod);
       if (!before) return;
-      if (!isReady(before) && isReady(pod)) podEvent(pod, 'ready');
-      if (isReady(before) && !isReady(pod)) podEvent(pod, 'not-ready');
+      if (!isPodReady(before) && isPodReady(pod)) podEvent(pod, 'ready');
+      if (isPodReady(before) && !isPodReady(pod)) podEvent(pod, 'not-ready');
       if (restarts(pod) > restarts(before))
         podEvent(pod, 'restarted', `restart #${restarts(pod)}, ${lastExit(pod)}`);
       if (!before.metadata?.deletionTimestamp && pod.metadata?.deletionTimestamp) podEvent(pod, 'deleting');

@@ -1,5 +1,6 @@
 // Runs one scenario against the running playground: inject, follow the loop live, verify it healed by the right action.
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { isPodReady } from '../functions/lib/targets.ts';
 import { describe, observe, type TimelineEvent } from './observe.ts';
 import type { Profile, Scenario } from './scenarios.ts';
 import type { PlaygroundState } from './state.ts';
@@ -34,9 +35,8 @@ export interface RunOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const isReady = (pod: V1Pod): boolean =>
-  !pod.metadata?.deletionTimestamp &&
-  (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+// Ready and not on its way out: a terminating pod no longer counts towards the Deployment.
+const isReady = (pod: V1Pod): boolean => !pod.metadata?.deletionTimestamp && isPodReady(pod);
 
 const restartedAt = (d: V1Deployment): string | undefined =>
   d.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
