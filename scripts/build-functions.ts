@@ -160,6 +160,7 @@ export function localEnv(name: FunctionName, port: number): NodeJS.ProcessEnv {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     SELFHEAL_NAMESPACES: 'demo',
+    SELFHEAL_ACTION_TOKEN: 'local-build-check',
   };
   // An action refuses to start without a cluster to act on; its health checks do not call it, so an address is enough.
   if (name !== 'router') return { ...base, KUBECONFIG: process.env.KUBECONFIG ?? placeholderKubeconfig() };
