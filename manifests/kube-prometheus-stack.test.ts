@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import test from 'ava';
 import { parse } from 'yaml';
 import { FUNCTION_LABEL, RESOURCE_NAMES } from '../stack/operator/resources.ts';
-import { OPT_IN_LABEL } from '../stack/opt-in.ts';
+import { KSM_LABELS_ALLOWLIST_ENTRIES, KSM_LABELS_ALLOWLIST_FLAG, OPT_IN_LABEL } from '../stack/opt-in.ts';
 import { JOB_NAMES, loadStack, ROUTER_RECEIVER } from '../stack/profile.ts';
 import { useNamespace } from '../test/helpers/cluster.ts';
 import { dryRun, intoNamespace } from './dry-run.ts';
@@ -236,4 +236,14 @@ test('the sample app and the demo namespace are each optional', async (t) => {
       name,
     );
   t.true(withoutDemo.some((o) => o.kind === 'PrometheusRule'));
+});
+
+test('kube-state-metrics exports the opt-in label the rules and dashboards read, in the bundled stack and in the README', async (t) => {
+  const ksm = (await render('base')).find(
+    (o) => o.kind === 'Deployment' && o.metadata.name === 'kube-state-metrics',
+  ) as (K8sObject & { spec: { template: { spec: { containers: { args?: string[] }[] } } } }) | undefined;
+  t.true(ksm?.spec.template.spec.containers[0]?.args?.includes(KSM_LABELS_ALLOWLIST_FLAG));
+  const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+  for (const entry of KSM_LABELS_ALLOWLIST_ENTRIES)
+    t.true(readme.includes(`- ${entry}`), `README lists ${entry}`);
 });

@@ -8,8 +8,15 @@ export function kubeStateMetricsLabelName(label: string): string {
   return `label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
 }
 
-/** What kube-state-metrics must export (`--metric-labels-allowlist`, or the chart's `metricLabelsAllowlist`). */
-export const KSM_LABELS_ALLOWLIST = `pods=[${OPT_IN_LABEL}]`;
+/**
+ * What kube-state-metrics must export (`--metric-labels-allowlist`, or the chart's `metricLabelsAllowlist`): the pods'
+ * label for the rules, the Deployments' for the dashboards.
+ */
+export const KSM_LABELS_ALLOWLIST_ENTRIES = [
+  `pods=[${OPT_IN_LABEL}]`,
+  `deployments=[${OPT_IN_LABEL}]`,
+] as const;
+export const KSM_LABELS_ALLOWLIST = KSM_LABELS_ALLOWLIST_ENTRIES.join(',');
 export const KSM_LABELS_ALLOWLIST_FLAG = `--metric-labels-allowlist=${KSM_LABELS_ALLOWLIST}`;
 
 /** The clause every rule ends with: only pods that opted in raise an alert. */
