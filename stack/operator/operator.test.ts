@@ -37,10 +37,14 @@ import {
 } from './live/operator.ts';
 import { RESOURCE_NAMES } from './resources.ts';
 
-/** Relabel rules compared by content, whatever order their keys were written in. */
+/** Relabel rules compared by content (the operator spells out the default action), whatever their key order. */
 const canonical = (rules: readonly object[]) =>
   JSON.stringify(
-    rules.map((rule) => Object.fromEntries(Object.entries(rule).sort(([a], [b]) => a.localeCompare(b)))),
+    rules.map((rule) =>
+      Object.fromEntries(
+        Object.entries({ action: 'replace', ...rule }).sort(([a], [b]) => a.localeCompare(b)),
+      ),
+    ),
   );
 
 const explain = (result: CheckResult) => `${result.command}\n${result.output}`;
