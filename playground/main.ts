@@ -4,20 +4,27 @@ import { describe, type Observer, observe } from './observe.ts';
 import { type Playground, startPlayground } from './playground.ts';
 import { removeState, stateFilePath, writeState } from './state.ts';
 
-const usage = `usage: npm start [-- --fast] [--traffic N]
+const usage = `usage: npm start [-- --fast] [--traffic N] [--monitoring bundled|operator]
 
-  --fast        the accelerated profile: same rules, short scrape/evaluation intervals and for durations
-  --traffic N   requests a second to the sample app (default 5; 0 for none)`;
+  --fast          the accelerated profile: same rules, short scrape/evaluation intervals and for durations
+  --traffic N     requests a second to the sample app (default 5; 0 for none)
+  --monitoring M  bundled (default): Prometheus and Alertmanager run stack/'s plain configuration;
+                  operator: prometheus-operator reconciles selfheal's PrometheusRule, PodMonitors and
+                  AlertmanagerConfig, and they run the configuration it generates`;
+
+const MONITORING = ['bundled', 'operator'] as const;
+type Monitoring = (typeof MONITORING)[number];
 
 const clock = () => new Date().toISOString().slice(11, 19);
 const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
 
-function parse(): { fast: boolean; traffic: number } | undefined {
+function parse(): { fast: boolean; traffic: number; monitoring: Monitoring } | undefined {
   try {
     const { values } = parseArgs({
       options: {
         fast: { type: 'boolean', default: false },
         traffic: { type: 'string', default: '5' },
+        monitoring: { type: 'string', default: 'bundled' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -30,7 +37,12 @@ function parse(): { fast: boolean; traffic: number } | undefined {
       console.error(`--traffic must be a number from 0 to 200\n${usage}`);
       return undefined;
     }
-    return { fast: values.fast ?? false, traffic };
+    const monitoring = values.monitoring as Monitoring;
+    if (!MONITORING.includes(monitoring)) {
+      console.error(`--monitoring must be one of: ${MONITORING.join(', ')}\n${usage}`);
+      return undefined;
+    }
+    return { fast: values.fast ?? false, traffic, monitoring };
   } catch (error) {
     console.error(`${(error as Error).message}\n${usage}`);
     return undefined;
@@ -65,10 +77,11 @@ async function main(): Promise<number> {
     });
   }
 
-  say(`selfheal playground, ${profile} profile`);
+  say(`selfheal playground, ${profile} profile, ${args.monitoring} monitoring`);
   try {
     playground = await startPlayground({
       profile,
+      monitoring: args.monitoring,
       trafficPerSecond: args.traffic,
       progress: say,
       signal: aborting.signal,

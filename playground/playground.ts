@@ -14,6 +14,7 @@ import { type ControlPlane, freePorts, startControlPlane } from './cluster/contr
 import { startKubeStateMetrics } from './cluster/kube-state-metrics.ts';
 import type { ManagedProcess } from './cluster/processes.ts';
 import { ACTIONS, FUNCTION_NAMESPACE, FUNCTIONS, playgroundFunctions } from './functions.ts';
+import { startOperatorMonitoring } from './operator-monitoring.ts';
 import type { Profile } from './scenarios.ts';
 import type { PlaygroundState } from './state.ts';
 import { startTraffic, type Traffic } from './traffic.ts';
@@ -25,6 +26,9 @@ const VERSION = '0.1.0';
 
 export interface PlaygroundOptions {
   profile: Profile;
+  /** `bundled` (default): Prometheus and Alertmanager run the plain configuration; `operator`: what prometheus-operator
+   * generates from selfheal's operator resources. */
+  monitoring?: 'bundled' | 'operator';
   /** Requests a second to the sample app (0: none). */
   trafficPerSecond: number;
   progress: (line: string) => void;
@@ -189,55 +193,87 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
     });
 
     const stackDir = join(cluster.dir, 'stack');
-    const tokenFile = join(stackDir, 'webhook-token');
-    const prometheusTokenFile = join(stackDir, 'prometheus-token');
-    const prometheusKubeconfig = join(stackDir, 'prometheus.kubeconfig');
-    const [prometheusPort, alertmanagerPort] = (await freePorts(2)) as [number, number];
-    const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
-    const alertmanagerUrl = `http://127.0.0.1:${alertmanagerPort}`;
-    const rendered = await step(`rendering the ${profile} profile of the production stack`, async () => {
-      const promToken = await cluster.mintToken(FUNCTION_NAMESPACE, 'prometheus', {
-        expirationSeconds: 7 * 86400,
-      });
-      const result = await renderStack({
-        profile,
-        outDir: stackDir,
-        local: {
-          kubeconfigFile: prometheusKubeconfig,
-          apiServer: {
-            url: cluster.server,
-            caFile: cluster.caCertPath,
-            bearerTokenFile: prometheusTokenFile,
+    const routerUrl = `${serviceUrl(FUNCTION_NAMESPACE, 'router', 8080)}/`;
+    // The plain configuration of stack/, rendered for this machine, run by the built Prometheus and Alertmanager.
+    const startBundledMonitoring = async (): Promise<{ prometheusUrl: string; alertmanagerUrl: string }> => {
+      const tokenFile = join(stackDir, 'webhook-token');
+      const prometheusTokenFile = join(stackDir, 'prometheus-token');
+      const prometheusKubeconfig = join(stackDir, 'prometheus.kubeconfig');
+      const [prometheusPort, alertmanagerPort] = (await freePorts(2)) as [number, number];
+      const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
+      const alertmanagerUrl = `http://127.0.0.1:${alertmanagerPort}`;
+      const rendered = await step(`rendering the ${profile} profile of the production stack`, async () => {
+        const promToken = await cluster.mintToken(FUNCTION_NAMESPACE, 'prometheus', {
+          expirationSeconds: 7 * 86400,
+        });
+        const result = await renderStack({
+          profile,
+          outDir: stackDir,
+          local: {
+            kubeconfigFile: prometheusKubeconfig,
+            apiServer: {
+              url: cluster.server,
+              caFile: cluster.caCertPath,
+              bearerTokenFile: prometheusTokenFile,
+            },
+            kubeStateMetricsUrl: `${ksm.url}/metrics`,
+            alertmanagerUrl,
           },
-          kubeStateMetricsUrl: `${ksm.url}/metrics`,
-          alertmanagerUrl,
-        },
-        router: { url: `${serviceUrl(FUNCTION_NAMESPACE, 'router', 8080)}/`, tokenFile },
+          router: { url: routerUrl, tokenFile },
+        });
+        await writeFile(tokenFile, webhookToken, { mode: 0o600 });
+        await writeFile(prometheusTokenFile, promToken, { mode: 0o600 });
+        await writeFile(prometheusKubeconfig, cluster.kubeconfigTextForToken(promToken), { mode: 0o600 });
+        return result;
       });
-      await writeFile(tokenFile, webhookToken, { mode: 0o600 });
-      await writeFile(prometheusTokenFile, promToken, { mode: 0o600 });
-      await writeFile(prometheusKubeconfig, cluster.kubeconfigTextForToken(promToken), { mode: 0o600 });
-      return result;
-    });
 
-    const processes: ManagedProcess[] = [];
-    await step('starting Prometheus and Alertmanager', async () => {
-      processes.push(
-        await cluster.startProcess('prometheus', binaries.prometheus, [
-          ...rendered.prometheusArgs,
-          `--storage.tsdb.path=${join(stackDir, 'prometheus-data')}`,
-          `--web.listen-address=127.0.0.1:${prometheusPort}`,
-        ]),
-        await cluster.startProcess('alertmanager', binaries.alertmanager, [
-          `--config.file=${join(stackDir, 'alertmanager.yml')}`,
-          `--storage.path=${join(stackDir, 'alertmanager-data')}`,
-          `--web.listen-address=127.0.0.1:${alertmanagerPort}`,
-          '--cluster.listen-address=',
-        ]),
-      );
-      await waitFor('Prometheus to be ready', 60_000, () => answers(`${prometheusUrl}/-/ready`), signal);
-      await waitFor('Alertmanager to be ready', 60_000, () => answers(`${alertmanagerUrl}/-/ready`), signal);
-    });
+      const processes: ManagedProcess[] = [];
+      await step('starting Prometheus and Alertmanager', async () => {
+        processes.push(
+          await cluster.startProcess('prometheus', binaries.prometheus, [
+            ...rendered.prometheusArgs,
+            `--storage.tsdb.path=${join(stackDir, 'prometheus-data')}`,
+            `--web.listen-address=127.0.0.1:${prometheusPort}`,
+          ]),
+          await cluster.startProcess('alertmanager', binaries.alertmanager, [
+            `--config.file=${join(stackDir, 'alertmanager.yml')}`,
+            `--storage.path=${join(stackDir, 'alertmanager-data')}`,
+            `--web.listen-address=127.0.0.1:${alertmanagerPort}`,
+            '--cluster.listen-address=',
+          ]),
+        );
+        await waitFor('Prometheus to be ready', 60_000, () => answers(`${prometheusUrl}/-/ready`), signal);
+        await waitFor(
+          'Alertmanager to be ready',
+          60_000,
+          () => answers(`${alertmanagerUrl}/-/ready`),
+          signal,
+        );
+      });
+      return { prometheusUrl, alertmanagerUrl };
+    };
+
+    const { prometheusUrl, alertmanagerUrl } =
+      options.monitoring === 'operator'
+        ? await step(
+            "prometheus-operator: reconciling selfheal's resources and running what it generates",
+            async () =>
+              startOperatorMonitoring({
+                cluster,
+                kc,
+                namespace: FUNCTION_NAMESPACE,
+                profile,
+                routerUrl,
+                webhookToken,
+                kubeStateMetricsUrl: `${ksm.url}/metrics`,
+                prometheusToken: await cluster.mintToken(FUNCTION_NAMESPACE, 'prometheus', {
+                  expirationSeconds: 7 * 86400,
+                }),
+                dir: stackDir,
+                progress,
+              }),
+          )
+        : await startBundledMonitoring();
 
     await step('waiting for the functions and the sample app to be ready', async () => {
       for (const name of FUNCTIONS) {

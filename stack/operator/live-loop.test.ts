@@ -2,8 +2,8 @@
 // the Prometheus and Alertmanager configuration it generates; the built Prometheus and Alertmanager run exactly that
 // (made local, see localize.ts) against the real control plane; a failing opted-in pod is detected by the generated
 // rules through the PodMonitor's scraping, routed by the AlertmanagerConfig to the router with the token from the
-// Secret, and restarted once. kube-state-metrics is scraped through a ScrapeConfig, as kube-prometheus-stack's own
-// ServiceMonitor would.
+// Secret, and restarted once. kube-state-metrics and cAdvisor are scraped through ScrapeConfigs, standing in for
+// kube-prometheus-stack's own ServiceMonitors.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,11 @@ import { eventually } from '../../test/helpers/wait.ts';
 import { startFunctionsPath } from '../live/delivery-path.ts';
 import { prometheusToken } from '../live/prometheus.ts';
 import { startRecordingProxy } from '../live/recording-proxy.ts';
-import { MONITORING_GROUP } from './cluster.ts';
+import { loadStack } from '../profile.ts';
 import { startOperator } from './live/operator.ts';
 import { ensureServiceAccount, startOperatorStack } from './local-stack.ts';
+import { profileSource } from './profile-source.ts';
+import { standInScrapeConfigs } from './stand-ins.ts';
 
 const DEMO_APP = join(import.meta.dirname, '..', '..', 'manifests', 'base', 'demo-app', 'deployment.yaml');
 const APP_PORT = 3000;
@@ -73,18 +75,13 @@ test('a failing opted-in pod is healed once through the configuration prometheus
     kubeconfigFile,
     serviceAccount: 'prometheus',
     dir,
-    extraResources: [
-      {
-        apiVersion: `${MONITORING_GROUP}/v1alpha1`,
-        kind: 'ScrapeConfig',
-        metadata: { name: 'kube-state-metrics', namespace: ns },
-        spec: {
-          staticConfigs: [{ targets: [new URL(ksm.url).host] }],
-          honorLabels: true,
-          scrapeInterval: '3s',
-        },
-      },
-    ],
+    extraResources: standInScrapeConfigs(profileSource(await loadStack(), 'fast'), {
+      namespace: ns,
+      kubeStateMetricsUrl: `${ksm.url}/metrics`,
+      apiServer: cluster.server,
+      caPem: await readFile(cluster.caCertPath, 'utf8'),
+      token,
+    }),
   });
   t.teardown(() => stack.stop());
 
@@ -111,15 +108,23 @@ test('a failing opted-in pod is healed once through the configuration prometheus
   }, 100);
   t.teardown(() => clearInterval(traffic));
 
-  // The PodMonitor's job scrapes the app, with the labels the rules group by.
+  // The PodMonitor's job scrapes the app, with the labels the rules group by; the stand-ins scrape the rest.
+  const query = async (promql: string) => {
+    const url = new URL('/api/v1/query', stack.prometheusUrl);
+    url.searchParams.set('query', promql);
+    return ((await (await fetch(url)).json()) as { data: { result: { metric: Record<string, string> }[] } })
+      .data.result;
+  };
   await eventually(
     'the app pods scraped through the selfheal-workloads PodMonitor',
-    async () => {
-      const url = new URL('/api/v1/query', stack.prometheusUrl);
-      url.searchParams.set('query', `up{namespace="${ns}", job="${ns}/selfheal-workloads"} == 1`);
-      const body = (await (await fetch(url)).json()) as { data: { result: unknown[] } };
-      return body.data.result.length === 2;
-    },
+    async () => (await query(`up{namespace="${ns}", job="${ns}/selfheal-workloads"} == 1`)).length === 2,
+    { timeoutMs: 60_000 },
+  );
+  await eventually(
+    'cAdvisor and kube-state-metrics scraped through the stand-in ScrapeConfigs',
+    async () =>
+      (await query(`container_memory_working_set_bytes{namespace="${ns}", container="app"}`)).length === 2 &&
+      (await query(`kube_pod_labels{namespace="${ns}", label_selfheal_dev_enabled="true"}`)).length === 2,
     { timeoutMs: 60_000 },
   );
 
