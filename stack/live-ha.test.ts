@@ -3,7 +3,8 @@
 // would notify first cannot reach the router until the pod is healed, so the other one must deliver; then its way
 // back opens. Every webhook that reaches the router from either Alertmanager is answered 200, and the failing pod is
 // restarted exactly once.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import test from 'ava';
@@ -54,11 +55,12 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
 
   // Both replicas discover and scrape as the production Prometheus ServiceAccount.
   const token = await prometheusToken(t, kc, ns);
-  const kubeconfigFile = join(cluster.dir, `ha-${ns}.kubeconfig`);
-  const bearerTokenFile = join(cluster.dir, `ha-${ns}.token`);
+  const dir = await mkdtemp(join(tmpdir(), 'selfheal-live-ha-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const kubeconfigFile = join(dir, 'prometheus.kubeconfig');
+  const bearerTokenFile = join(dir, 'prometheus.token');
   await writeFile(kubeconfigFile, cluster.kubeconfigTextForToken(token), { mode: 0o600 });
   await writeFile(bearerTokenFile, token, { mode: 0o600 });
-  t.teardown(() => Promise.all([rm(kubeconfigFile, { force: true }), rm(bearerTokenFile, { force: true })]));
   const stack = await startHaStack(t, {
     namespace: ns,
     local: {
