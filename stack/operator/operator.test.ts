@@ -133,7 +133,7 @@ test('the operator reconciles a Prometheus and an Alertmanager selecting the res
     },
   });
   // The team's base configuration, which the operator merges the AlertmanagerConfig into.
-  for (const name of ['selfheal', 'by-namespace']) {
+  for (const name of ['selfheal', 'by-namespace', 'own-namespace']) {
     await core.createNamespacedSecret({
       namespace: ns,
       body: {
@@ -167,6 +167,12 @@ test('the operator reconciles a Prometheus and an Alertmanager selecting the res
     }),
     // The operator's default strategy, to show why the README asks for None.
     monitoring('Alertmanager', 'by-namespace', { replicas: 1, alertmanagerConfigSelector: {} }),
+    // The alternative the README gives: the AlertmanagerConfig in the Alertmanager's own namespace goes unmatched.
+    monitoring('Alertmanager', 'own-namespace', {
+      replicas: 1,
+      alertmanagerConfigSelector: {},
+      alertmanagerConfigMatcherStrategy: { type: 'OnNamespaceExceptForAlertmanagerNamespace' },
+    }),
   ]);
 
   const reconciled = async (plural: string, name: string): Promise<Condition[]> =>
@@ -182,6 +188,7 @@ test('the operator reconciles a Prometheus and an Alertmanager selecting the res
     ['prometheuses', 'selfheal'],
     ['alertmanagers', 'selfheal'],
     ['alertmanagers', 'by-namespace'],
+    ['alertmanagers', 'own-namespace'],
   ] as const) {
     const conditions = await reconciled(plural, name);
     // No node runs the pods of this test, so the operator reports them unavailable: it does say so.
@@ -319,4 +326,18 @@ test('the operator reconciles a Prometheus and an Alertmanager selecting the res
     const result = await amtoolRoutesTest(amtool, byNamespaceFile, routeCase);
     t.true(result.ok, `OnNamespace: ${routeCase.name}: ${explain(result)}`);
   }
+
+  // OnNamespaceExceptForAlertmanagerNamespace: an AlertmanagerConfig beside the Alertmanager routes every namespace.
+  const ownNamespaceText = await eventually('the own-namespace Alertmanager configuration', async () => {
+    const text = await generatedAlertmanagerConfig(kc, ns, 'own-namespace');
+    return text.includes(routerReceiver) && text;
+  });
+  const ownNamespaceFile = join(dir, 'alertmanager-own-namespace.yaml');
+  await writeFile(ownNamespaceFile, ownNamespaceText);
+  const ownNamespace = await amtoolRoutesTest(amtool, ownNamespaceFile, {
+    name: 'a workload namespace reaches the router',
+    labels: alert,
+    receiver: `${routerReceiver},team-pager`,
+  });
+  t.true(ownNamespace.ok, `OnNamespaceExceptForAlertmanagerNamespace: ${explain(ownNamespace)}`);
 });
