@@ -28,7 +28,7 @@ export function substituteVariables(expr: string): string {
   return expr.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => VARIABLE_VALUES[name] ?? whole);
 }
 
-/** Every PromQL expression of a dashboard: its panels' queries, its annotations' and its variables'. */
+/** Every PromQL expression of a dashboard: its panels' queries and its annotations'. */
 export function panelQueries(dashboard: Dashboard): PanelQuery[] {
   const queries: PanelQuery[] = [];
   for (const annotation of dashboard.annotations?.list ?? []) {
