@@ -151,10 +151,15 @@ const routerEnv = z.object({
   }),
   SELFHEAL_ACTION_URLS: z.preprocess(blankToUndefined, actionUrls.optional()),
   SELFHEAL_OPENFAAS_GATEWAY: z.preprocess(blankToUndefined, httpUrl.optional()),
+  SELFHEAL_OPENFAAS_ASYNC: bool(false),
   K_SINK: z.preprocess(blankToUndefined, httpUrl.optional()),
   SELFHEAL_ROUTES: routes,
   SELFHEAL_DELIVERY_TIMEOUT_MS: int(10_000, 100, 600_000),
   SELFHEAL_DELIVERY_CONCURRENCY: int(4, 1, 64),
+  // Below Alertmanager's notify timeout, max(group_interval, 10s): see functions/README.md.
+  SELFHEAL_ANSWER_DEADLINE_MS: int(7_000, 100, 600_000),
+  // A storm of 5,000 alerts is about 5.6 MB; a 413 is never retried by Alertmanager.
+  SELFHEAL_MAX_BODY_BYTES: int(16 * 1_048_576, 1024, 64 * 1_048_576),
 });
 
 const actionEnv = z.object({
@@ -172,7 +177,8 @@ const actionEnv = z.object({
 
 export type Sink =
   | { kind: 'direct'; urls: Record<ActionName, string> }
-  | { kind: 'openfaas'; gateway: string }
+  // async: post to /async-function/<name> (the gateway queues it and answers 202).
+  | { kind: 'openfaas'; gateway: string; async?: true }
   | { kind: 'knative'; broker: string };
 
 type CommonConfig = {
@@ -196,6 +202,7 @@ export type RouterConfig = CommonConfig & {
   routes: Record<string, ActionName>;
   deliveryTimeoutMs: number;
   deliveryConcurrency: number;
+  answerDeadlineMs: number;
 };
 
 export type ActionConfig = CommonConfig & {
@@ -288,7 +295,12 @@ export function loadRouterConfig(env: Env): RouterConfig {
           'SELFHEAL_ACTION_URLS is required when SELFHEAL_SINK=direct (restart-pod=URL,redeploy=URL,scale=URL)',
         );
     } else if (e.SELFHEAL_SINK === 'openfaas') {
-      if (e.SELFHEAL_OPENFAAS_GATEWAY) sink = { kind: 'openfaas', gateway: e.SELFHEAL_OPENFAAS_GATEWAY };
+      if (e.SELFHEAL_OPENFAAS_GATEWAY)
+        sink = {
+          kind: 'openfaas',
+          gateway: e.SELFHEAL_OPENFAAS_GATEWAY,
+          ...(e.SELFHEAL_OPENFAAS_ASYNC ? { async: true as const } : {}),
+        };
       else problems.push('SELFHEAL_OPENFAAS_GATEWAY is required when SELFHEAL_SINK=openfaas');
     } else if (e.K_SINK) {
       sink = { kind: 'knative', broker: e.K_SINK };
@@ -306,6 +318,7 @@ export function loadRouterConfig(env: Env): RouterConfig {
     routes: e.SELFHEAL_ROUTES,
     deliveryTimeoutMs: e.SELFHEAL_DELIVERY_TIMEOUT_MS,
     deliveryConcurrency: e.SELFHEAL_DELIVERY_CONCURRENCY,
+    answerDeadlineMs: e.SELFHEAL_ANSWER_DEADLINE_MS,
   };
 }
 

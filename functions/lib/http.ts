@@ -6,7 +6,8 @@ export type OutgoingMessage = { headers: Record<string, string>; body: string };
 export type HttpResponse = { status: number; contentType: string | undefined; body: string };
 
 export interface HttpSender {
-  post(url: string, message: OutgoingMessage, timeoutMs: number): Promise<HttpResponse>;
+  // `signal` abandons the call early (the router's answer deadline); `timeoutMs` bounds it in any case.
+  post(url: string, message: OutgoingMessage, timeoutMs: number, signal?: AbortSignal): Promise<HttpResponse>;
   close(): Promise<void>;
 }
 
@@ -16,13 +17,14 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
 export function createHttpSender({ connections = 16 }: { connections?: number } = {}): HttpSender {
   const agent = new Agent({ connections, keepAliveTimeout: 4_000, connectTimeout: 5_000 });
   return {
-    async post(url, message, timeoutMs) {
+    async post(url, message, timeoutMs, signal) {
+      const timeout = AbortSignal.timeout(timeoutMs);
       const res = await request(url, {
         method: 'POST',
         headers: message.headers,
         body: message.body,
         dispatcher: agent,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
