@@ -43,6 +43,7 @@ try {
     host: config.host,
     port: config.port,
     bodyLimit: config.maxBodyBytes,
+    maxInflight: config.maxInflight,
     log: createLogger(${JSON.stringify(name)}, config.logLevel),
     runtimeLogLevel: 'warn',
     configDir: import.meta.dirname,
