@@ -65,6 +65,7 @@ export async function runFunction(name: FunctionName, env: Env): Promise<Running
     host: config.host,
     port: config.port,
     bodyLimit: config.maxBodyBytes,
+    maxInflight: config.maxInflight,
     log,
     runtimeLogLevel: 'warn',
     configDir: join(dirname(fileURLToPath(import.meta.url)), name),

@@ -129,6 +129,7 @@ const commonShape = {
   SELFHEAL_NAMESPACES: namespaces,
   SELFHEAL_DRY_RUN: bool(false),
   SELFHEAL_MAX_BODY_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  SELFHEAL_MAX_INFLIGHT: int(8, 1, 10_000),
   SELFHEAL_ACTION_TOKEN: optionalString,
   SELFHEAL_ACTION_TOKEN_FILE: optionalString,
   SELFHEAL_ACTION_AUTH: z.preprocess(
@@ -189,6 +190,8 @@ type CommonConfig = {
   namespaces: NamespaceAllowList;
   dryRun: boolean;
   maxBodyBytes: number;
+  // Invocations worked on at once; more are answered 503 with Retry-After.
+  maxInflight: number;
   // Bearer token between router and actions; unset only when actionAuth is 'platform'.
   actionToken: string | undefined;
   // 'platform': the platform authenticates the router → action hop (e.g. Knative), so no token is required.
@@ -259,6 +262,7 @@ function common(env: z.infer<typeof routerEnv> | z.infer<typeof actionEnv>, acti
     namespaces: env.SELFHEAL_NAMESPACES,
     dryRun: env.SELFHEAL_DRY_RUN,
     maxBodyBytes: env.SELFHEAL_MAX_BODY_BYTES,
+    maxInflight: env.SELFHEAL_MAX_INFLIGHT,
     actionToken,
     actionAuth: env.SELFHEAL_ACTION_AUTH,
   };

@@ -13,7 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import type { BackOff } from './backoff.ts';
 import { Container, ImageNotFoundError, type Launch } from './container.ts';
-import { containerEnv, expand, type Lookup, translateArg } from './container-env.ts';
+import { type Allocatable, containerEnv, expand, type Lookup, translateArg } from './container-env.ts';
 import type { RecordEvent } from './events.ts';
 import { type ImageTable, imageRepository, resolveCommand } from './images.ts';
 import type { PodAddressPool } from './ip-pool.ts';
@@ -31,6 +31,8 @@ export type PodWorkerDeps = {
   core: CoreV1Api;
   nodeName: string;
   hostIP: string;
+  /** What the node can allocate: the downward API's value for a limit a container does not set. */
+  allocatable: Allocatable;
   /** Pod folders go under it: <podsDir>/<uid>/{volumes,logs}. */
   podsDir: string;
   /** Where container commands run from. */
@@ -235,6 +237,7 @@ export class PodWorker {
       pod: this.#pod,
       podIP,
       hostIP: this.#d.hostIP,
+      allocatable: this.#d.allocatable,
       lookup: this.#d.lookup,
       mounts,
       base,
