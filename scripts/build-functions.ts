@@ -34,6 +34,7 @@ export function entrySource(name: FunctionName): string {
 import * as mod from './functions/${name}/index.ts';
 import { loadConfig } from './functions/lib/config.ts';
 import { SelfhealError } from './functions/lib/errors.ts';
+import { watchdogLockFile } from './functions/lib/health.ts';
 import { createLogger } from './functions/lib/log.ts';
 import { startFunction } from './functions/lib/runtime.ts';
 
@@ -46,6 +47,7 @@ try {
     log: createLogger(${JSON.stringify(name)}, config.logLevel),
     runtimeLogLevel: 'warn',
     configDir: import.meta.dirname,
+    lockFile: watchdogLockFile(),
   });
   console.log('selfheal ${name} listening on ' + running.url);
 } catch (err) {

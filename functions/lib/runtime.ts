@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { isSelfhealError, type SelfhealError } from './errors.ts';
+import { attachPlatformHealth, type HealthHost, type PlatformHealth } from './health.ts';
 import type { Logger } from './log.ts';
 import { registry } from './metrics.ts';
 
@@ -35,6 +36,8 @@ export type StartOptions = {
   runtimeLogLevel?: string;
   // faas-js-runtime merges a func.yaml from this folder over the options.
   configDir?: string;
+  // The OpenFaaS watchdog's lock file, written once ready (health.ts); none when unset.
+  lockFile?: string;
 };
 
 export type RunningFunction = { server: Server; url: string; close: () => Promise<void> };
@@ -186,10 +189,12 @@ export async function startFunction(mod: FunctionModule, options: StartOptions):
   });
   await previous.catch(() => {});
   let instance: FastifyLike | undefined;
+  let health: PlatformHealth | undefined;
   const onInit = (message: unknown) => {
     if (instance) return;
     instance = (message as { fastify: FastifyLike }).fastify;
     configure(instance, mod, options);
+    health = attachPlatformHealth(instance as unknown as HealthHost, options.lockFile);
   };
   subscribe('fastify.initialization', onInit);
   try {
@@ -205,6 +210,7 @@ export async function startFunction(mod: FunctionModule, options: StartOptions):
     });
     const fastify = instance;
     if (!fastify) throw new Error('faas-js-runtime started without publishing its Fastify instance');
+    health?.ready();
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return { server, url: `http://${host}:${address.port}`, close: () => fastify.close() };
