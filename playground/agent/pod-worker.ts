@@ -220,17 +220,23 @@ export class PodWorker {
     }
     const mounts = containerMounts(spec, this.#volumes);
     for (const m of mounts) if (!existsSync(m.hostPath)) mkdirSync(m.hostPath, { recursive: true });
+    const podIP = this.#ip ?? '';
     const base: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOSTNAME: this.#pod.metadata?.name ?? '',
       KUBERNETES_SERVICE_HOST: this.#d.apiServer.hostname,
       KUBERNETES_SERVICE_PORT: this.#d.apiServer.port || '443',
-      ...command.env,
+      // Processes here share the host's network: an image that listens on every address of its container says
+      // $(POD_IP) in playground/images.yaml, and listens on its pod's own address.
+      ...Object.fromEntries(Object.entries(command.env).map(([k, v]) => [k, expand(v, { POD_IP: podIP })])),
     };
     if (process.env.HOME) base.HOME = process.env.HOME;
+    // A volume at /tmp is the container's /tmp: programs that honour TMPDIR (Node's os.tmpdir(), Go's os.TempDir())
+    // write there, where exec probes such as `cat /tmp/.lock` look.
+    const tmp = mounts.find((m) => m.mountPath.replace(/\/+$/, '') === '/tmp');
+    if (tmp) base.TMPDIR = tmp.hostPath;
     const serviceAccount = mounts.find((m) => m.mountPath.replace(/\/+$/, '') === SERVICE_ACCOUNT_MOUNT);
     if (serviceAccount) base.KUBECONFIG = await this.#writeKubeconfig(serviceAccount.hostPath);
-    const podIP = this.#ip ?? '';
     const env = await containerEnv(spec, {
       pod: this.#pod,
       podIP,
