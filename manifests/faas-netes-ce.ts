@@ -20,6 +20,8 @@ export const CE_LOCK_FILE = '/tmp/.lock';
 export type ProbeTiming = { initialDelaySeconds: number; timeoutSeconds: number; periodSeconds: number };
 
 export type FaasNetesConfig = {
+  /** faas-netes' `function_namespace` (the chart's functionNamespace, default openfaas-fn): CE deploys there only. */
+  functionNamespace: string;
   /** The chart's faasnetes.httpProbe (default true): false makes both probes `cat /tmp/.lock`. */
   httpProbe: boolean;
   /** The chart's faasnetes.readinessProbe and .livenessProbe. */
@@ -31,8 +33,10 @@ export type FaasNetesConfig = {
   setNonRootUser: boolean;
 };
 
-/** chart/openfaas/values.yaml, `faasnetes:`: HTTP probes, 2 s delay, 1 s timeout, every 2 s; pulls Always; image's user. */
+/** chart/openfaas/values.yaml: functions in openfaas-fn; `faasnetes:` HTTP probes, 2 s delay, 1 s timeout, every 2 s,
+ * pull Always, the image's user. */
 export const CHART_DEFAULTS: FaasNetesConfig = {
+  functionNamespace: CE_NAMESPACE,
   httpProbe: true,
   readinessProbe: { initialDelaySeconds: 2, timeoutSeconds: 1, periodSeconds: 2 },
   livenessProbe: { initialDelaySeconds: 2, timeoutSeconds: 1, periodSeconds: 2 },
@@ -109,8 +113,8 @@ export function initialReplicas(fn: StackFunction): number {
 export function ceFunctionObjects(request: DeployRequest) {
   const { name, fn } = request;
   const config = { ...CHART_DEFAULTS, ...request.config };
-  if (fn.namespace && fn.namespace !== CE_NAMESPACE)
-    throw new DeployRefused(`namespace must be: ${CE_NAMESPACE}`);
+  const namespace = config.functionNamespace;
+  if (fn.namespace && fn.namespace !== namespace) throw new DeployRefused(`namespace must be: ${namespace}`);
   if (fn.environment_file?.length)
     throw new DeployRefused('environment_file is read by faas-cli, not rendered here');
   const annotations = buildAnnotations(fn);
@@ -149,7 +153,7 @@ export function ceFunctionObjects(request: DeployRequest) {
   const deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: CE_NAMESPACE, annotations, labels: selector },
+    metadata: { name, namespace, annotations, labels: selector },
     spec: {
       selector: { matchLabels: selector },
       replicas: initialReplicas(fn),
@@ -189,7 +193,7 @@ export function ceFunctionObjects(request: DeployRequest) {
   const service = {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name, namespace: CE_NAMESPACE, annotations },
+    metadata: { name, namespace, annotations },
     spec: {
       type: 'ClusterIP',
       selector,

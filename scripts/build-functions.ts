@@ -236,7 +236,7 @@ function median(values: number[]): number {
 }
 
 /** Writes V8's compile cache for a bundle the way functions/Dockerfile does at image build time. */
-function bakeCompileCache(built: BuiltFunction): string {
+export function bakeCompileCache(built: BuiltFunction): string {
   const cache = join(built.dir, '.compile-cache');
   rmSync(cache, { recursive: true, force: true });
   spawnSync(
