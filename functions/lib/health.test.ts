@@ -66,6 +66,20 @@ test('the lock file exists exactly while ready; closing the server drains', (t) 
   t.is(health.state, 'draining', 'a draining function never turns ready again');
 });
 
+test('a lock file that cannot be written (read-only /tmp, as on Knative) is reported, and the function is ready', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'selfheal-health-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { host, hooks, call } = recordingHost();
+  const errors: Error[] = [];
+  const health = attachPlatformHealth(host, join(dir, 'missing', '.lock'), (err) => errors.push(err));
+  t.teardown(() => (hooks.get('onClose') as (i: unknown, done: () => void) => void)?.(undefined, () => {}));
+  health.ready();
+  t.is(health.state, 'ready');
+  t.like(call(HEALTH_PATH), { status: 200 });
+  t.is(errors.length, 1);
+  t.regex(errors[0]?.message ?? '', /ENOENT/);
+});
+
 const runtimeUrl = new URL('./runtime.ts', import.meta.url).href;
 const logUrl = new URL('./log.ts', import.meta.url).href;
 

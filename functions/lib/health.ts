@@ -47,9 +47,14 @@ export type PlatformHealth = {
 /**
  * Serves the watchdog's health paths on `host` (starting: 503). Draining starts at SIGTERM (before faas-js-runtime's
  * own shutdown runs) or when the server closes; the lock file is removed then, and at the latest when the process
- * exits. `lockFile` undefined: no lock file (tests that start several functions in one process).
+ * exits. `lockFile` undefined: no lock file (tests that start several functions in one process). A lock file that
+ * cannot be written (a read-only /tmp, as on Knative, which probes the HTTP paths) is reported, not fatal.
  */
-export function attachPlatformHealth(host: HealthHost, lockFile: string | undefined): PlatformHealth {
+export function attachPlatformHealth(
+  host: HealthHost,
+  lockFile: string | undefined,
+  onLockError: (error: Error) => void = () => {},
+): PlatformHealth {
   let state: HealthState = 'starting';
   const removeLock = () => {
     if (lockFile) rmSync(lockFile, { force: true });
@@ -86,8 +91,12 @@ export function attachPlatformHealth(host: HealthHost, lockFile: string | undefi
     },
     ready() {
       if (state !== 'starting') return;
-      if (lockFile) writeFileSync(lockFile, '');
       state = 'ready';
+      try {
+        if (lockFile) writeFileSync(lockFile, '');
+      } catch (error) {
+        onLockError(error as Error);
+      }
     },
     drain,
   };

@@ -194,7 +194,9 @@ export async function startFunction(mod: FunctionModule, options: StartOptions):
     if (instance) return;
     instance = (message as { fastify: FastifyLike }).fastify;
     configure(instance, mod, options);
-    health = attachPlatformHealth(instance as unknown as HealthHost, options.lockFile);
+    health = attachPlatformHealth(instance as unknown as HealthHost, options.lockFile, (err) =>
+      options.log.warn({ err }, `no lock file ${options.lockFile}: exec probes (cat /tmp/.lock) will fail`),
+    );
   };
   subscribe('fastify.initialization', onInit);
   try {
