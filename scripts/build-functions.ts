@@ -37,6 +37,7 @@ export function entrySource(name: FunctionName): string {
 import * as mod from './functions/${name}/index.ts';
 import { loadConfig } from './functions/lib/config.ts';
 import { SelfhealError } from './functions/lib/errors.ts';
+import { watchdogLockFile } from './functions/lib/health.ts';
 import { createLogger } from './functions/lib/log.ts';
 import { startFunction } from './functions/lib/runtime.ts';
 
@@ -50,6 +51,7 @@ try {
     log: createLogger(${JSON.stringify(name)}, config.logLevel),
     runtimeLogLevel: 'warn',
     configDir: import.meta.dirname,
+    lockFile: watchdogLockFile(),
   });
   console.log('selfheal ${name} listening on ' + running.url);
 } catch (err) {
@@ -254,7 +256,7 @@ function median(values: number[]): number {
 }
 
 /** Writes V8's compile cache for a bundle the way functions/Dockerfile does at image build time. */
-function bakeCompileCache(built: BuiltFunction): string {
+export function bakeCompileCache(built: BuiltFunction): string {
   const cache = join(built.dir, '.compile-cache');
   rmSync(cache, { recursive: true, force: true });
   spawnSync(

@@ -57,7 +57,11 @@ export function actionFunction(name: ActionName, logic: ActionLogic, options: Ac
     const kube =
       options.kube ??
       (await createKube(
-        { kubeconfig: config.kubeconfig, ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) },
+        {
+          kubeconfig: config.kubeconfig,
+          tokenFile: config.kubeTokenFile,
+          ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
+        },
         { timeoutMs: config.kubeTimeoutMs },
       ));
     deps = {

@@ -166,6 +166,7 @@ const routerEnv = z.object({
 const actionEnv = z.object({
   ...commonShape,
   KUBECONFIG: optionalString,
+  SELFHEAL_KUBE_TOKEN_FILE: optionalString,
   SELFHEAL_MAX_REPLICAS: int(10, 1, 10_000),
   SELFHEAL_SCALE_STEP: int(1, 1, 100),
   SELFHEAL_COOLDOWN_SECONDS: int(300, 0, 7 * 86_400),
@@ -211,6 +212,8 @@ export type RouterConfig = CommonConfig & {
 export type ActionConfig = CommonConfig & {
   fn: ActionName;
   kubeconfig: string | undefined;
+  // A ServiceAccount token to act with instead of the pod's own identity (OpenFaaS CE runs every function as default).
+  kubeTokenFile: string | undefined;
   maxReplicas: number;
   scaleStep: number;
   cooldownSeconds: number;
@@ -337,6 +340,7 @@ export function loadActionConfig(fn: ActionName, env: Env): ActionConfig {
     fn,
     ...common(e, actionToken),
     kubeconfig: e.KUBECONFIG,
+    kubeTokenFile: e.SELFHEAL_KUBE_TOKEN_FILE,
     maxReplicas: e.SELFHEAL_MAX_REPLICAS,
     scaleStep: e.SELFHEAL_SCALE_STEP,
     cooldownSeconds: e.SELFHEAL_COOLDOWN_SECONDS,

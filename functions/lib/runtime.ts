@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { checkEnvelopeHeaders, checkStructuredBody, envelopeMode } from './envelope.ts';
 import { isSelfhealError, type SelfhealError } from './errors.ts';
+import { attachPlatformHealth, type HealthHost, type PlatformHealth } from './health.ts';
 import { DEFAULT_MAX_INFLIGHT, inflightLimiter, RETRY_AFTER_SECONDS } from './inflight.ts';
 import type { Logger } from './log.ts';
 import { registry } from './metrics.ts';
@@ -41,6 +42,8 @@ export type StartOptions = {
   configDir?: string;
   // Invocations worked on at once; more are answered 503 with Retry-After (default DEFAULT_MAX_INFLIGHT).
   maxInflight?: number;
+  // The OpenFaaS watchdog's lock file, written once ready (health.ts); none when unset.
+  lockFile?: string;
 };
 
 export type RunningFunction = { server: Server; url: string; close: () => Promise<void> };
@@ -220,10 +223,14 @@ export async function startFunction(mod: FunctionModule, options: StartOptions):
   });
   await previous.catch(() => {});
   let instance: FastifyLike | undefined;
+  let health: PlatformHealth | undefined;
   const onInit = (message: unknown) => {
     if (instance) return;
     instance = (message as { fastify: FastifyLike }).fastify;
     configure(instance, mod, options);
+    health = attachPlatformHealth(instance as unknown as HealthHost, options.lockFile, (err) =>
+      options.log.warn({ err }, `no lock file ${options.lockFile}: exec probes (cat /tmp/.lock) will fail`),
+    );
   };
   subscribe('fastify.initialization', onInit);
   try {
@@ -246,6 +253,7 @@ export async function startFunction(mod: FunctionModule, options: StartOptions):
       },
       'runtime limits',
     );
+    health?.ready();
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return { server, url: `http://${host}:${address.port}`, close: () => fastify.close() };

@@ -137,10 +137,15 @@ export type EnvContext = PodView & {
   allocatable?: Allocatable;
 };
 
-/** The container's variables in kubelet order: base (image and agent), then envFrom, then env. */
+/**
+ * The container's variables in kubelet order: base (image and agent), then envFrom, then env. The pod's values name
+ * container paths and are translated; the base's are the agent's host paths already (a kubeconfig, TMPDIR), which a
+ * volume at /tmp must not capture.
+ */
 export async function containerEnv(container: V1Container, ctx: EnvContext): Promise<Record<string, string>> {
   const namespace = ctx.pod.metadata?.namespace ?? 'default';
   const env: Record<string, string> = { ...ctx.base };
+  const fromPod = new Set<string>();
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
     const source = from.secretRef
@@ -154,9 +159,13 @@ export async function containerEnv(container: V1Container, ctx: EnvContext): Pro
             from.configMapRef.optional,
           )
         : undefined;
-    for (const [k, v] of Object.entries(source ?? {})) env[prefix + k] = v;
+    for (const [k, v] of Object.entries(source ?? {})) {
+      env[prefix + k] = v;
+      fromPod.add(prefix + k);
+    }
   }
   for (const e of container.env ?? []) {
+    fromPod.add(e.name);
     const from = e.valueFrom;
     if (!from) {
       env[e.name] = expand(e.value ?? '', env);
@@ -183,6 +192,6 @@ export async function containerEnv(container: V1Container, ctx: EnvContext): Pro
       if (value !== undefined) env[e.name] = value;
     }
   }
-  for (const [k, v] of Object.entries(env)) env[k] = translatePath(v, ctx.mounts);
+  for (const k of fromPod) if (env[k] !== undefined) env[k] = translatePath(env[k], ctx.mounts);
   return env;
 }

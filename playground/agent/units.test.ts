@@ -180,6 +180,35 @@ test('container env: limits.memory and limits.cpu of a container without limits 
   t.like(await containerEnv(limited, ctx), { MEMORY_LIMIT: String(256 * 1024 ** 2), CPU_LIMIT: '1' });
 });
 
+test("container env: a volume at /tmp translates the pod's paths, never the agent's own host paths", async (t) => {
+  const env = await containerEnv(
+    {
+      name: 'fn',
+      env: [
+        { name: 'LOCK', value: '/tmp/.lock' },
+        { name: 'TOKEN_FILE', value: '/var/openfaas/secrets/token' },
+      ],
+    },
+    {
+      pod: { metadata: { name: 'fn-1', namespace: 'openfaas-fn' } },
+      podIP: '127.0.1.8',
+      hostIP: '192.0.2.2',
+      lookup: { secret: async () => undefined, configMap: async () => undefined },
+      mounts: [
+        { mountPath: '/tmp', hostPath: '/tmp/node/pods/u/volumes/temp' },
+        { mountPath: '/var/openfaas/secrets', hostPath: '/tmp/node/pods/u/volumes/secrets' },
+      ],
+      base: { KUBECONFIG: '/tmp/node/pods/u/kubeconfig', TMPDIR: '/tmp/node/pods/u/volumes/temp' },
+    },
+  );
+  t.deepEqual(env, {
+    KUBECONFIG: '/tmp/node/pods/u/kubeconfig',
+    TMPDIR: '/tmp/node/pods/u/volumes/temp',
+    LOCK: '/tmp/node/pods/u/volumes/temp/.lock',
+    TOKEN_FILE: '/tmp/node/pods/u/volumes/secrets/token',
+  });
+});
+
 test('quantities', (t) => {
   t.is(parseQuantity('250m'), 0.25);
   t.is(parseQuantity('128Mi'), 128 * 1024 * 1024);
