@@ -7,7 +7,7 @@ import { subjectOf } from '../lib/events.ts';
 import type { Logger } from '../lib/log.ts';
 import { alertsReceived, deadlineAlerts, deliveryDuration, truncatedAlerts } from '../lib/metrics.ts';
 import { type ActionAnswer, type Delivery, deliver, type Post, sinkUrl, toMessage } from './deliver.ts';
-import { type Planned, planWebhook } from './plan.ts';
+import { type Planned, planWebhook, toEvent } from './plan.ts';
 import { mapUntil, type Settled } from './pool.ts';
 import { notificationKey, type Progress, type SettledDelivery } from './progress.ts';
 
@@ -75,7 +75,7 @@ function describe(plan: Planned, fate: Fate | undefined, deadlineMs: number): Al
       message: plan.message,
     };
   }
-  const sent = { ...base, action: plan.action, eventId: plan.event.id, target: subjectOf(plan.target) };
+  const sent = { ...base, action: plan.action, eventId: plan.id, target: subjectOf(plan.target) };
   if (!fate) return { ...sent, outcome: 'failed', reason: 'not-sent', message: 'not delivered' };
   if (fate.kind === 'deadline') {
     return {
@@ -145,7 +145,7 @@ export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<
   const pending: Deliverable[] = [];
   for (const plan of plans) {
     if (plan.kind !== 'deliver') continue;
-    const settled = earlier?.get(plan.event.id);
+    const settled = earlier?.get(plan.id);
     if (settled) fates.set(plan, { kind: 'earlier', settled });
     else pending.push(plan);
   }
@@ -154,7 +154,7 @@ export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<
     const delivery = await deliver(
       post,
       sinkUrl(config.sink, plan.action),
-      toMessage(plan.event, config.actionToken),
+      toMessage(toEvent(plan), config.actionToken),
       config.deliveryTimeoutMs,
       signal,
     );
@@ -233,7 +233,7 @@ export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<
       const settled = new Map<string, SettledDelivery>();
       for (const [plan, fate] of fates) {
         const done = fate.kind === 'delivered' ? settledOf(fate.delivery) : undefined;
-        if (done && plan.kind === 'deliver') settled.set(plan.event.id, done);
+        if (done && plan.kind === 'deliver') settled.set(plan.id, done);
       }
       progress.remember(key, settled);
     }
