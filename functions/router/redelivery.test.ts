@@ -43,6 +43,8 @@ test('a delivery abandoned at the deadline still acts once; the retry with the s
     SELFHEAL_SINK: 'direct',
     SELFHEAL_ACTION_URLS: `restart-pod=${actionUrl},redeploy=${actionUrl},scale=${actionUrl}`,
     SELFHEAL_NAMESPACES: ns,
+    // The test's action runs without a token.
+    SELFHEAL_ACTION_AUTH: 'platform',
     SELFHEAL_ANSWER_DEADLINE_MS: '2000',
   });
   const router = routerFunction({ config: () => config, log: silent });

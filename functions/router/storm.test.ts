@@ -120,6 +120,9 @@ async function startRouter(
     SELFHEAL_WEBHOOK_TOKEN: TOKEN,
     SELFHEAL_SINK: 'direct',
     SELFHEAL_ACTION_URLS: `restart-pod=${actionUrl},redeploy=${actionUrl},scale=${actionUrl}`,
+    SELFHEAL_NAMESPACES: 'demo',
+    // The stand-in actions take no token.
+    SELFHEAL_ACTION_AUTH: 'platform',
     ...env,
   });
   const mod = routerFunction({ config: () => config, log });
