@@ -273,6 +273,27 @@ test("Alertmanager's retries finish a storm the deadline cut, and what was accep
   t.deepEqual(sink.ids.slice(before).sort(), [...ids].sort());
 });
 
+test('two attempts of the same notification at once split the work instead of sending it twice', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url, { SELFHEAL_ANSWER_DEADLINE_MS: '60000' });
+  const { body, alerts } = stormPayload(400);
+  // As when Alertmanager sends again while the router is still working on its earlier call.
+  const [a, b] = await Promise.all([notify(url, body), notify(url, body)]);
+  t.deepEqual(sink.ids.length, new Set(sink.ids).size, 'no event sent twice');
+  t.deepEqual([...sink.ids].sort(), alerts.map(idOf).sort(), 'every alert sent once');
+  for (const answer of [a, b]) {
+    for (const r of answer.body.results) {
+      if (r.outcome === 'failed') t.is(r.reason, 'concurrent');
+    }
+  }
+  // The next attempt finds everything settled and sends nothing.
+  const before = sink.ids.length;
+  const again = await notify(url, body);
+  t.is(again.status, 200);
+  t.is(sink.ids.length, before);
+  t.true(again.body.results.every((r) => r.earlierAttempt));
+});
+
 test('a 5,000-alert notification (over 5.6 MB) is accepted with the default body limit and delivered', async (t) => {
   const sink = await startSink(t);
   // The deadline is not what this test is about: on a busy machine 5,000 deliveries may take a while.
