@@ -33,6 +33,7 @@ export type Fate =
 
 export type Tally = { inFlight: number; notAttempted: number; concurrent: number; fromEarlier: number };
 
+// The result the answer gives for one alert.
 export function describe(plan: Planned, fate: Fate | undefined, deadlineMs: number): AlertResult {
   const base = {
     alertname: plan.alert.alertname,
