@@ -10,61 +10,15 @@ import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { type Env, loadRouterConfig } from '../lib/config.ts';
-import { eventId } from '../lib/events.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { startFunction } from '../lib/runtime.ts';
 import { routerFunction } from './index.ts';
+import { idOf, stormPayload } from './storm-payload.ts';
 
 const TOKEN = 'storm-webhook-token';
 const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures', 'alertmanager-0.35.0');
 const captured = (name: string) => JSON.parse(readFileSync(join(fixtures, `${name}.json`), 'utf8'));
 const silent = createLogger('router', 'silent');
-
-// As the production rule renders it (stack/prometheus/rules/selfheal.rules.yml) and Prometheus links it.
-const EXPR =
-  'max by (namespace, pod, container) (\n  container_memory_working_set_bytes{container!="", container!="POD"}\n) > 200 * 1024 * 1024\n';
-
-const EXTERNAL_LABELS = {
-  cluster: 'prod-eu-west-1',
-  prometheus: 'monitoring/prometheus',
-  prometheus_replica: 'prometheus-0',
-};
-
-type StormAlert = {
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  fingerprint: string;
-  startsAt: string;
-};
-
-// A captured notification whose one alert is cloned `count` times as distinct pods (distinct fingerprints),
-// with the annotations and generator URL the production rule gives a real alert.
-function stormPayload(count: number): { body: string; alerts: StormAlert[] } {
-  const payload = captured('firing');
-  const [alert] = payload.alerts as StormAlert[];
-  if (!alert) throw new Error('the captured firing payload has no alert');
-  const alerts = Array.from({ length: count }, (_, i) => {
-    const pod = `web-7d9f8b6c5-${i.toString(36).padStart(5, '0')}`;
-    return {
-      ...alert,
-      // Prometheus adds its external labels to every alert it sends.
-      labels: { ...alert.labels, pod, ...EXTERNAL_LABELS },
-      annotations: {
-        summary: `Container app of pod demo/${pod} uses 212.4MiB of memory`,
-        description: `The working-set memory of container app in pod demo/${pod} has stayed above 200 MiB for more than 1 minute (now 212.4MiB). selfheal restarts the pod.`,
-        runbook_url: 'https://runbooks.example.com/selfheal/highmemoryusage',
-        dashboard: `https://grafana.example.com/d/selfheal-overview/selfheal?var-namespace=demo&var-pod=${pod}&from=now-1h&to=now`,
-      },
-      generatorURL: `http://prometheus-0.monitoring.svc:9090/graph?g0.expr=${encodeURIComponent(EXPR)}&g0.tab=1`,
-      fingerprint: (0x1000000000 + i).toString(16).padStart(16, '0'),
-    };
-  });
-  payload.alerts = alerts;
-  payload.groupKey = `{}/{action=~".+"}:{alertname="HighMemoryUsage", namespace="demo"}#${count}`;
-  return { body: JSON.stringify(payload), alerts };
-}
-
-const idOf = (alert: StormAlert) => eventId(alert.fingerprint, alert.startsAt, 'restart-pod');
 
 type Mode = 'answer' | 'hang';
 type Sink = {
