@@ -52,6 +52,8 @@ function envFor(name: FunctionName, port: number, actionUrl: string, kubeconfig:
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    SELFHEAL_NAMESPACES: '*',
+    SELFHEAL_ACTION_AUTH: 'platform',
   };
   if (name === 'router') {
     return {

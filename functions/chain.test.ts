@@ -54,6 +54,7 @@ for (const [label, binary] of alertmanagers) {
       SELFHEAL_SINK: 'direct',
       SELFHEAL_ACTION_URLS: `restart-pod=${actionUrl},redeploy=${actionUrl},scale=${actionUrl}`,
       SELFHEAL_NAMESPACES: ns,
+      SELFHEAL_ACTION_AUTH: 'platform',
     });
     const log = createLogger('router', 'silent');
     const router = routerFunction({ config: () => config, log });

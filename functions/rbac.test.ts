@@ -67,6 +67,13 @@ const OPERATIONS: Record<string, (c: Clients, w: Where) => Promise<unknown>> = {
       dryRun: 'All',
       body: { metadata: { name: 'web', namespace: w.ns }, spec: { replicas: 2 } },
     }),
+  'create pods/eviction': (c, w) =>
+    c.core.createNamespacedPodEviction({
+      namespace: w.ns,
+      name: w.pod,
+      dryRun: 'All',
+      body: { metadata: { name: w.pod, namespace: w.ns }, deleteOptions: { dryRun: ['All'] } },
+    }),
   'list poddisruptionbudgets': (c, w) => c.policy.listNamespacedPodDisruptionBudget({ namespace: w.ns }),
   'create events': (c, w) =>
     c.core.createNamespacedEvent({
@@ -102,11 +109,12 @@ const ALLOWED: Record<FunctionName, string[]> = {
   router: [],
   'restart-pod': [
     'get pods',
+    'list pods',
     'delete pods',
+    'create pods/eviction',
     'get replicasets',
     'get deployments',
     'patch deployments',
-    'list poddisruptionbudgets',
     'create events',
   ],
   redeploy: ['get pods', 'get replicasets', 'get deployments', 'patch deployments', 'create events'],

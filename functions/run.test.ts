@@ -59,9 +59,23 @@ test('a bad configuration stops the start with every problem named', async (t) =
   t.notRegex(r.stderr(), /\n\s+at /, 'no stack trace');
 });
 
+test('secure by default: an action without an allow-list or a token refuses to start, and says how to proceed', async (t) => {
+  const r = run(t, ['restart-pod', '--port', '0', '--host', '127.0.0.1'], { LOG_LEVEL: 'silent' });
+  t.is(await r.exited, 1);
+  t.regex(r.stderr(), /invalid configuration of restart-pod/);
+  t.regex(r.stderr(), /SELFHEAL_NAMESPACES: is required: .* or \* for every namespace/);
+  t.regex(r.stderr(), /SELFHEAL_ACTION_TOKEN or SELFHEAL_ACTION_TOKEN_FILE is required/);
+  t.notRegex(r.stderr(), /\n\s+at /, 'no stack trace');
+});
+
 test('an action without KUBECONFIG, service account or ~/.kube/config refuses to start and says why', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'selfheal-home-'));
-  const r = run(t, ['scale', '--port', '0', '--host', '127.0.0.1'], { HOME: home, LOG_LEVEL: 'silent' });
+  const r = run(t, ['scale', '--port', '0', '--host', '127.0.0.1'], {
+    HOME: home,
+    LOG_LEVEL: 'silent',
+    SELFHEAL_NAMESPACES: 'demo',
+    SELFHEAL_ACTION_TOKEN: 'x',
+  });
   t.is(await r.exited, 1);
   t.regex(
     r.stderr(),
@@ -72,6 +86,8 @@ test('an action without KUBECONFIG, service account or ~/.kube/config refuses to
 test('the router starts on the given host and port, prints its URL and stops on SIGTERM', async (t) => {
   const r = run(t, ['router', '--port', '0', '--host', '127.0.0.1'], {
     SELFHEAL_WEBHOOK_TOKEN: 'x',
+    SELFHEAL_ACTION_TOKEN: 'y',
+    SELFHEAL_NAMESPACES: 'demo',
     SELFHEAL_SINK: 'openfaas',
     SELFHEAL_OPENFAAS_GATEWAY: 'http://127.0.0.1:9',
     LOG_LEVEL: 'silent',
@@ -95,6 +111,7 @@ test('an action started from the command line uses KUBECONFIG and answers from t
     KUBECONFIG: kubeconfig,
     HOST: '127.0.0.1',
     SELFHEAL_NAMESPACES: ns,
+    SELFHEAL_ACTION_AUTH: 'platform',
     LOG_LEVEL: 'silent',
   });
   const url = await listening(r);

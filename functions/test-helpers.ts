@@ -10,6 +10,7 @@ import {
   type KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
+  setHeaderOptions,
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
@@ -100,6 +101,32 @@ export async function waitForPods(
   });
 }
 
+// No kubelet here: report pods Ready through the status subresource, as a kubelet would (a patch: the
+// scheduler writes its own condition to the same pods meanwhile).
+export async function markReady(kc: KubeConfig, namespace: string, pods: V1Pod[]): Promise<V1Pod[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const now = new Date().toISOString();
+  for (const pod of pods) {
+    await core.patchNamespacedPodStatus(
+      {
+        namespace,
+        name: pod.metadata?.name as string,
+        body: {
+          status: {
+            phase: 'Running',
+            conditions: [
+              { type: 'Ready', status: 'True', lastTransitionTime: now },
+              { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
+            ],
+          },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  }
+  return pods;
+}
+
 export function alertEvent(
   action: ActionName,
   target: Target,
@@ -162,6 +189,8 @@ export async function startAction(
   const config = loadActionConfig(name, {
     SELFHEAL_NAMESPACES: namespace,
     SELFHEAL_COOLDOWN_SECONDS: '0',
+    // The tests call the action directly; tests of the token set SELFHEAL_ACTION_TOKEN.
+    SELFHEAL_ACTION_AUTH: 'platform',
     LOG_LEVEL: 'silent',
     ...options.env,
   });
@@ -179,6 +208,7 @@ export async function startAction(
     host: '127.0.0.1',
     port: 0,
     bodyLimit: config.maxBodyBytes,
+    maxInflight: config.maxInflight,
     log,
   });
   t.teardown(() => running.close());

@@ -1,23 +1,27 @@
 // `npm start [-- --fast]`: runs the whole self-healing loop locally and shows what it detects and heals until Ctrl-C.
 import { parseArgs } from 'node:util';
 import { describe, type Observer, observe } from './observe.ts';
-import { type Playground, startPlayground } from './playground.ts';
+import { PLATFORMS, type Platform, type Playground, startPlayground } from './playground.ts';
 import { removeState, stateFilePath, writeState } from './state.ts';
 
-const usage = `usage: npm start [-- --fast] [--traffic N]
+const usage = `usage: npm start [-- --fast] [--traffic N] [--platform kubernetes|openfaas-ce]
 
   --fast        the accelerated profile: same rules, short scrape/evaluation intervals and for durations
-  --traffic N   requests a second to the sample app (default 5; 0 for none)`;
+  --traffic N   requests a second to the sample app (default 5; 0 for none)
+  --platform P  kubernetes (default): the functions as plain Deployments with their own ServiceAccounts;
+                openfaas-ce: stack.yml as OpenFaaS Community Edition runs it (openfaas-fn, faas-netes' Deployments,
+                the default ServiceAccount, a stand-in for the gateway's /function/<name>)`;
 
 const clock = () => new Date().toISOString().slice(11, 19);
 const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
 
-function parse(): { fast: boolean; traffic: number } | undefined {
+function parse(): { fast: boolean; traffic: number; platform: Platform } | undefined {
   try {
     const { values } = parseArgs({
       options: {
         fast: { type: 'boolean', default: false },
         traffic: { type: 'string', default: '5' },
+        platform: { type: 'string', default: 'kubernetes' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -30,7 +34,12 @@ function parse(): { fast: boolean; traffic: number } | undefined {
       console.error(`--traffic must be a number from 0 to 200\n${usage}`);
       return undefined;
     }
-    return { fast: values.fast ?? false, traffic };
+    const platform = values.platform as Platform;
+    if (!PLATFORMS.includes(platform)) {
+      console.error(`--platform must be one of ${PLATFORMS.join(', ')}\n${usage}`);
+      return undefined;
+    }
+    return { fast: values.fast ?? false, traffic, platform };
   } catch (error) {
     console.error(`${(error as Error).message}\n${usage}`);
     return undefined;
@@ -65,10 +74,11 @@ async function main(): Promise<number> {
     });
   }
 
-  say(`selfheal playground, ${profile} profile`);
+  say(`selfheal playground, ${profile} profile, functions on ${args.platform}`);
   try {
     playground = await startPlayground({
       profile,
+      platform: args.platform,
       trafficPerSecond: args.traffic,
       progress: say,
       signal: aborting.signal,
@@ -89,7 +99,7 @@ async function main(): Promise<number> {
   Prometheus     ${state.prometheusUrl}   (alerts: ${state.prometheusUrl}/api/v1/alerts)
   Alertmanager   ${state.alertmanagerUrl}   (alerts: ${state.alertmanagerUrl}/api/v2/alerts)
   sample app     ${state.appUrl}   (${state.appNamespace}/${state.appDeployment}, 2 replicas)
-  functions (through the local service proxy):
+  functions (${state.platform === 'openfaas-ce' ? `on OpenFaaS CE in ${state.functionNamespace}, through the gateway stand-in` : 'through the local service proxy'}):
 ${functions}
   kubeconfig     export KUBECONFIG=${state.kubeconfig}
   logs           ${state.logDir}

@@ -256,7 +256,11 @@ export async function runAction(
   let recorded = 'not-recorded';
   if (decision.recordEvent !== false) {
     try {
-      recorded = await deps.kube.createEvent(event.involvedObject.namespace as string, event);
+      recorded = await deps.kube.createEvent(
+        event.involvedObject.namespace as string,
+        event,
+        deps.config.eventTimeoutMs,
+      );
     } catch (err) {
       recorded = 'failed';
       deps.log.warn({ id: request.id, err: (err as Error).message }, 'could not record the Kubernetes Event');

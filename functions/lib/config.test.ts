@@ -8,9 +8,13 @@ import { SelfhealError } from './errors.ts';
 
 const direct = {
   SELFHEAL_WEBHOOK_TOKEN: 'secret',
+  SELFHEAL_ACTION_TOKEN: 'between-functions',
+  SELFHEAL_NAMESPACES: 'demo',
   SELFHEAL_SINK: 'direct',
   SELFHEAL_ACTION_URLS: 'restart-pod=http://a:8080/,redeploy=http://b:8080/,scale=http://c:8080/',
 };
+// What an action needs at the least: where it may act and the token its callers must show.
+const secured = { SELFHEAL_NAMESPACES: 'demo', SELFHEAL_ACTION_TOKEN: 'between-functions' };
 
 test('router defaults: port 8080 on 0.0.0.0, the seed routes, bounded delivery', (t) => {
   const config = loadRouterConfig(direct);
@@ -24,7 +28,41 @@ test('router defaults: port 8080 on 0.0.0.0, the seed routes, bounded delivery',
   t.is(config.deliveryConcurrency, 4);
   t.is(config.deliveryTimeoutMs, 10_000);
   t.false(config.dryRun);
-  t.deepEqual(config.namespaces, []);
+  t.deepEqual(config.namespaces, ['demo']);
+  t.is(config.actionAuth, 'token');
+});
+
+test('secure by default: no allow-list or no action token, no start; * and platform say so explicitly', (t) => {
+  for (const fn of ['restart-pod', 'redeploy', 'scale'] as const) {
+    const noList = t.throws(() => loadActionConfig(fn, { SELFHEAL_ACTION_TOKEN: 'x' }));
+    t.regex(noList?.message ?? '', /SELFHEAL_NAMESPACES: is required: .* or \* for every namespace/);
+    const noToken = t.throws(() => loadActionConfig(fn, { SELFHEAL_NAMESPACES: 'demo' }));
+    t.regex(noToken?.message ?? '', /SELFHEAL_ACTION_TOKEN or SELFHEAL_ACTION_TOKEN_FILE is required/);
+    t.regex(noToken?.message ?? '', /SELFHEAL_ACTION_AUTH=platform/);
+  }
+  const { SELFHEAL_ACTION_TOKEN: _token, SELFHEAL_NAMESPACES: _list, ...open } = direct;
+  const router = t.throws(() => loadRouterConfig(open));
+  t.regex(router?.message ?? '', /SELFHEAL_NAMESPACES: is required/);
+  t.regex(router?.message ?? '', /SELFHEAL_ACTION_TOKEN or SELFHEAL_ACTION_TOKEN_FILE is required/);
+
+  const everywhere = loadActionConfig('scale', {
+    SELFHEAL_NAMESPACES: '*',
+    SELFHEAL_ACTION_AUTH: 'platform',
+  });
+  t.is(everywhere.namespaces, '*');
+  t.is(everywhere.actionAuth, 'platform');
+  t.is(everywhere.actionToken, undefined);
+  t.is(
+    loadRouterConfig({ ...open, SELFHEAL_NAMESPACES: '*', SELFHEAL_ACTION_AUTH: 'platform' }).namespaces,
+    '*',
+  );
+
+  const mixed = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_NAMESPACES: 'demo,*' }));
+  t.regex(mixed?.message ?? '', /\* allows every namespace and stands alone/);
+  const blank = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_NAMESPACES: ' ' }));
+  t.regex(blank?.message ?? '', /SELFHEAL_NAMESPACES: is required/);
+  const wrongAuth = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_ACTION_AUTH: 'none' }));
+  t.regex(wrongAuth?.message ?? '', /SELFHEAL_ACTION_AUTH: must be token .* or platform/);
 });
 
 test('SELFHEAL_ROUTES overrides and removes seed routes', (t) => {
@@ -97,7 +135,7 @@ test('every problem is listed at once, by variable name', (t) => {
   t.regex(message, /invalid configuration of router/);
   t.regex(message, /SELFHEAL_SINK: must be one of direct, openfaas, knative/);
   t.regex(message, /PORT: must be a number/);
-  t.regex(message, /SELFHEAL_NAMESPACES\.1: must be a valid namespace name/);
+  t.regex(message, /SELFHEAL_NAMESPACES: "Not_Valid" is not a namespace name/);
   t.regex(message, /SELFHEAL_DRY_RUN: must be true or false/);
   t.regex(message, /SELFHEAL_ROUTES: "HighCPUUsage=reboot": unknown action "reboot"/);
   t.regex(message, /SELFHEAL_WEBHOOK_TOKEN or SELFHEAL_WEBHOOK_TOKEN_FILE is required/);
@@ -112,13 +150,15 @@ test('direct delivery needs a URL for every action', (t) => {
 });
 
 test('action defaults and overrides', (t) => {
-  const defaults = loadActionConfig('scale', {});
+  const defaults = loadActionConfig('scale', secured);
   t.is(defaults.maxReplicas, 10);
   t.is(defaults.scaleStep, 1);
   t.is(defaults.cooldownSeconds, 300);
   t.deepEqual(defaults.budget, { max: 6, windowSeconds: 3600 });
   t.is(defaults.kubeconfig, undefined);
+  t.is(defaults.eventTimeoutMs, 2_000);
   const custom = loadActionConfig('scale', {
+    ...secured,
     SELFHEAL_MAX_REPLICAS: '4',
     SELFHEAL_SCALE_STEP: '2',
     SELFHEAL_COOLDOWN_SECONDS: '0',
@@ -132,6 +172,6 @@ test('action defaults and overrides', (t) => {
   t.true(custom.dryRun);
   t.deepEqual(custom.namespaces, ['demo', 'shop']);
   t.is(custom.kubeconfig, '/tmp/kubeconfig');
-  const error = t.throws(() => loadActionConfig('scale', { SELFHEAL_MAX_REPLICAS: '0' }));
+  const error = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_MAX_REPLICAS: '0' }));
   t.regex(error?.message ?? '', /SELFHEAL_MAX_REPLICAS: must be at least 1/);
 });

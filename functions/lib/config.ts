@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { describeIssues, SelfhealError } from './errors.ts';
 import { ACTIONS, type ActionName, isAction, namespaceName } from './events.ts';
+import type { NamespaceAllowList } from './guards.ts';
 import { LOG_LEVELS } from './log.ts';
 
 export const FUNCTION_NAMES = ['router', ...ACTIONS] as const;
@@ -46,18 +47,29 @@ const bool = (fallback: boolean) =>
   );
 const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
 
+// Required: a function must be told where it may act. `*` (alone) allows every namespace, on purpose.
 const namespaces = z.preprocess(
   blankToUndefined,
   z
-    .string()
-    .default('')
-    .transform((list) =>
-      list
+    .string({
+      message: 'is required: a comma list of the namespaces the actions may touch, or * for every namespace',
+    })
+    .transform((list, ctx): NamespaceAllowList => {
+      const entries = list
         .split(',')
         .map((n) => n.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(namespaceName)),
+        .filter(Boolean);
+      if (entries.length === 1 && entries[0] === '*') return '*';
+      if (entries.includes('*')) {
+        ctx.addIssue({ code: 'custom', message: '* allows every namespace and stands alone' });
+        return z.NEVER;
+      }
+      for (const entry of entries) {
+        const valid = namespaceName.safeParse(entry);
+        if (!valid.success) ctx.addIssue({ code: 'custom', message: `"${entry}" is not a namespace name` });
+      }
+      return entries;
+    }),
 );
 
 const actionUrls = z.string().transform((list, ctx) => {
@@ -117,8 +129,18 @@ const commonShape = {
   SELFHEAL_NAMESPACES: namespaces,
   SELFHEAL_DRY_RUN: bool(false),
   SELFHEAL_MAX_BODY_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  SELFHEAL_MAX_INFLIGHT: int(8, 1, 10_000),
   SELFHEAL_ACTION_TOKEN: optionalString,
   SELFHEAL_ACTION_TOKEN_FILE: optionalString,
+  SELFHEAL_ACTION_AUTH: z.preprocess(
+    blankToUndefined,
+    z
+      .enum(['token', 'platform'], {
+        message:
+          'must be token (router → actions carry SELFHEAL_ACTION_TOKEN) or platform (the platform authenticates that hop)',
+      })
+      .default('token'),
+  ),
 };
 
 const routerEnv = z.object({
@@ -144,6 +166,7 @@ const routerEnv = z.object({
 const actionEnv = z.object({
   ...commonShape,
   KUBECONFIG: optionalString,
+  SELFHEAL_KUBE_TOKEN_FILE: optionalString,
   SELFHEAL_MAX_REPLICAS: int(10, 1, 10_000),
   SELFHEAL_SCALE_STEP: int(1, 1, 100),
   SELFHEAL_COOLDOWN_SECONDS: int(300, 0, 7 * 86_400),
@@ -151,6 +174,7 @@ const actionEnv = z.object({
   SELFHEAL_ACTION_WINDOW_SECONDS: int(3600, 60, 7 * 86_400),
   SELFHEAL_LEASE_SECONDS: int(60, 5, 3600),
   SELFHEAL_KUBE_TIMEOUT_MS: int(10_000, 100, 600_000),
+  SELFHEAL_EVENT_TIMEOUT_MS: int(2_000, 100, 600_000),
 });
 
 export type Sink =
@@ -163,11 +187,16 @@ type CommonConfig = {
   port: number;
   host: string;
   logLevel: (typeof LOG_LEVELS)[number];
-  namespaces: string[];
+  // `*`: every namespace (only when SELFHEAL_NAMESPACES=* says so).
+  namespaces: NamespaceAllowList;
   dryRun: boolean;
   maxBodyBytes: number;
-  // Bearer token between router and actions; when unset, actions accept unauthenticated calls.
+  // Invocations worked on at once; more are answered 503 with Retry-After.
+  maxInflight: number;
+  // Bearer token between router and actions; unset only when actionAuth is 'platform'.
   actionToken: string | undefined;
+  // 'platform': the platform authenticates the router → action hop (e.g. Knative), so no token is required.
+  actionAuth: 'token' | 'platform';
 };
 
 export type RouterConfig = CommonConfig & {
@@ -183,12 +212,16 @@ export type RouterConfig = CommonConfig & {
 export type ActionConfig = CommonConfig & {
   fn: ActionName;
   kubeconfig: string | undefined;
+  // A ServiceAccount token to act with instead of the pod's own identity (OpenFaaS CE runs every function as default).
+  kubeTokenFile: string | undefined;
   maxReplicas: number;
   scaleStep: number;
   cooldownSeconds: number;
   budget: { max: number; windowSeconds: number };
   leaseSeconds: number;
   kubeTimeoutMs: number;
+  // The Kubernetes Event of a decision gets at most this long, so a hung API server never doubles the answer time.
+  eventTimeoutMs: number;
 };
 
 export type FunctionConfig = RouterConfig | ActionConfig;
@@ -232,8 +265,20 @@ function common(env: z.infer<typeof routerEnv> | z.infer<typeof actionEnv>, acti
     namespaces: env.SELFHEAL_NAMESPACES,
     dryRun: env.SELFHEAL_DRY_RUN,
     maxBodyBytes: env.SELFHEAL_MAX_BODY_BYTES,
+    maxInflight: env.SELFHEAL_MAX_INFLIGHT,
     actionToken,
+    actionAuth: env.SELFHEAL_ACTION_AUTH,
   };
+}
+
+// Secure by default: the router → action hop carries a token unless SELFHEAL_ACTION_AUTH=platform says the
+// platform authenticates it.
+function requireActionToken(env: Env, actionToken: string | undefined, problems: string[]): void {
+  if (actionToken || problems.some((p) => p.startsWith('SELFHEAL_ACTION_TOKEN'))) return;
+  if (env.SELFHEAL_ACTION_AUTH?.trim() === 'platform') return;
+  problems.push(
+    'SELFHEAL_ACTION_TOKEN or SELFHEAL_ACTION_TOKEN_FILE is required (the bearer token between the router and the actions); set SELFHEAL_ACTION_AUTH=platform only where the platform authenticates that hop',
+  );
 }
 
 export function loadRouterConfig(env: Env): RouterConfig {
@@ -241,6 +286,7 @@ export function loadRouterConfig(env: Env): RouterConfig {
   const problems = parsed.success ? [] : issuesWithNames(parsed.error);
   const webhookToken = secret(env, 'SELFHEAL_WEBHOOK_TOKEN', problems);
   const actionToken = secret(env, 'SELFHEAL_ACTION_TOKEN', problems);
+  requireActionToken(env, actionToken, problems);
   if (!webhookToken && !problems.some((p) => p.startsWith('SELFHEAL_WEBHOOK_TOKEN'))) {
     problems.push(
       'SELFHEAL_WEBHOOK_TOKEN or SELFHEAL_WEBHOOK_TOKEN_FILE is required (the bearer token Alertmanager sends)',
@@ -287,18 +333,21 @@ export function loadActionConfig(fn: ActionName, env: Env): ActionConfig {
   const parsed = actionEnv.safeParse(env);
   const problems = parsed.success ? [] : issuesWithNames(parsed.error);
   const actionToken = secret(env, 'SELFHEAL_ACTION_TOKEN', problems);
+  requireActionToken(env, actionToken, problems);
   if (!parsed.success || problems.length > 0) fail(fn, problems);
   const e = parsed.data;
   return {
     fn,
     ...common(e, actionToken),
     kubeconfig: e.KUBECONFIG,
+    kubeTokenFile: e.SELFHEAL_KUBE_TOKEN_FILE,
     maxReplicas: e.SELFHEAL_MAX_REPLICAS,
     scaleStep: e.SELFHEAL_SCALE_STEP,
     cooldownSeconds: e.SELFHEAL_COOLDOWN_SECONDS,
     budget: { max: e.SELFHEAL_ACTION_BUDGET, windowSeconds: e.SELFHEAL_ACTION_WINDOW_SECONDS },
     leaseSeconds: e.SELFHEAL_LEASE_SECONDS,
     kubeTimeoutMs: e.SELFHEAL_KUBE_TIMEOUT_MS,
+    eventTimeoutMs: Math.min(e.SELFHEAL_EVENT_TIMEOUT_MS, e.SELFHEAL_KUBE_TIMEOUT_MS),
   };
 }
 

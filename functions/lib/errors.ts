@@ -166,7 +166,14 @@ export function fromKubernetesError(err: unknown, op: KubeOperation): SelfhealEr
         { reason: 'unauthenticated', cause: err },
       );
     }
-    if (status === 429 || status >= 500) {
+    if (status === 429) {
+      // Throttled, or (for an eviction) a PodDisruptionBudget that allows no disruption now: not now, not never.
+      return new SelfhealError('unavailable', `too many requests (429) for ${describe(op)}${suffix}`, {
+        reason: 'too-many-requests',
+        cause: err,
+      });
+    }
+    if (status >= 500) {
       return new SelfhealError(
         'unavailable',
         `API server unavailable (${status}) for ${describe(op)}${suffix}`,

@@ -3,17 +3,19 @@ import test from 'ava';
 import fc from 'fast-check';
 import {
   annotationNumber,
-  checkDisruptionsAllowed,
   checkNamespace,
   checkOptIn,
   checkRestartBudget,
+  countAvailable,
   matchesSelector,
   planScale,
   resolveIntOrPercent,
+  selectorString,
 } from './guards.ts';
 
-test('namespaces outside a non-empty allow-list are refused', (t) => {
-  t.is(checkNamespace('demo', []), undefined);
+test('namespaces outside the allow-list are refused; only * allows every one, an empty list none', (t) => {
+  t.is(checkNamespace('demo', '*'), undefined);
+  t.is(checkNamespace('demo', [])?.reason, 'namespace-not-allowed');
   t.is(checkNamespace('demo', ['demo', 'shop']), undefined);
   t.is(checkNamespace('kube-system', ['demo'])?.reason, 'namespace-not-allowed');
 });
@@ -43,18 +45,18 @@ test('maxUnavailable resolves like the Deployment controller (percent rounds dow
 test('a ready pod is deleted only when the rest keep replicas − maxUnavailable ready', (t) => {
   const base = {
     replicas: 4,
-    readyReplicas: 4,
+    availableReplicas: 4,
     maxUnavailable: 1,
     strategy: 'RollingUpdate',
     podReady: true,
   };
   t.is(checkRestartBudget(base), undefined);
-  t.is(checkRestartBudget({ ...base, readyReplicas: 3 })?.reason, 'disruption-budget');
+  t.is(checkRestartBudget({ ...base, availableReplicas: 3 })?.reason, 'disruption-budget');
   t.is(checkRestartBudget({ ...base, maxUnavailable: 0 })?.reason, 'disruption-budget');
   t.is(checkRestartBudget({ ...base, strategy: 'Recreate' })?.reason, 'disruption-budget');
   t.regex(
-    checkRestartBudget({ ...base, readyReplicas: 3 })?.message ?? '',
-    /leave 2 ready replica\(s\); the Deployment requires 3/,
+    checkRestartBudget({ ...base, availableReplicas: 3 })?.message ?? '',
+    /leave 2 available replica\(s\); the Deployment requires 3/,
   );
 });
 
@@ -62,7 +64,7 @@ test('a pod that is not ready costs no ready replica and a single replica may re
   t.is(
     checkRestartBudget({
       replicas: 3,
-      readyReplicas: 2,
+      availableReplicas: 2,
       maxUnavailable: 0,
       strategy: undefined,
       podReady: false,
@@ -72,7 +74,7 @@ test('a pod that is not ready costs no ready replica and a single replica may re
   t.is(
     checkRestartBudget({
       replicas: 1,
-      readyReplicas: 1,
+      availableReplicas: 1,
       maxUnavailable: 0,
       strategy: undefined,
       podReady: true,
@@ -88,26 +90,56 @@ test('property: an allowed restart never leaves fewer ready replicas than requir
       fc.integer({ min: 0, max: 50 }),
       fc.integer({ min: 0, max: 100 }),
       (replicas, ready, percent) => {
-        const readyReplicas = Math.min(ready, replicas);
+        const availableReplicas = Math.min(ready, replicas);
         const refused = checkRestartBudget({
           replicas,
-          readyReplicas,
+          availableReplicas,
           maxUnavailable: `${percent}%`,
           strategy: 'RollingUpdate',
           podReady: true,
         });
         const minReady = replicas - Math.floor((percent * replicas) / 100);
-        return refused === undefined ? readyReplicas - 1 >= minReady : readyReplicas - 1 < minReady;
+        return refused === undefined ? availableReplicas - 1 >= minReady : availableReplicas - 1 < minReady;
       },
     ),
   );
   t.pass();
 });
 
-test('a PodDisruptionBudget with no disruption left blocks a ready pod only', (t) => {
-  t.is(checkDisruptionsAllowed([{ name: 'web', disruptionsAllowed: 1 }], true), undefined);
-  t.is(checkDisruptionsAllowed([{ name: 'web', disruptionsAllowed: 0 }], true)?.reason, 'disruption-budget');
-  t.is(checkDisruptionsAllowed([{ name: 'web', disruptionsAllowed: 0 }], false), undefined);
+test('a selector becomes the label selector that lists exactly its pods', (t) => {
+  t.is(selectorString({ matchLabels: { app: 'web', tier: 'front' } }), 'app=web,tier=front');
+  t.is(
+    selectorString({
+      matchLabels: { app: 'web' },
+      matchExpressions: [
+        { key: 'track', operator: 'In', values: ['stable', 'canary'] },
+        { key: 'zone', operator: 'NotIn', values: ['b'] },
+        { key: 'team', operator: 'Exists' },
+        { key: 'legacy', operator: 'DoesNotExist' },
+      ],
+    }),
+    'app=web,track in (stable,canary),zone notin (b),team,!legacy',
+  );
+  t.is(selectorString(undefined), undefined);
+  t.is(selectorString({ matchExpressions: [{ key: 'x', operator: 'Gt', values: ['1'] }] }), undefined);
+});
+
+test('available pods: Ready, not terminating, and Ready for minReadySeconds', (t) => {
+  const now = new Date('2026-12-02T10:00:00Z');
+  const ready = (since: string, extra: object = {}) => ({
+    ...extra,
+    status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: since }] },
+  });
+  const pods = [
+    ready('2026-12-02T09:59:00Z'),
+    ready('2026-12-02T09:59:55Z'),
+    ready('2026-12-02T09:00:00Z', { metadata: { deletionTimestamp: '2026-12-02T09:59:59Z' } }),
+    { status: { conditions: [{ type: 'Ready', status: 'False' }] } },
+    {},
+  ];
+  t.is(countAvailable(pods, 0, now), 2);
+  t.is(countAvailable(pods, 30, now), 1);
+  t.is(countAvailable([], 0, now), 0);
 });
 
 test('label selectors match like Kubernetes (empty selects all, absent selects none)', (t) => {

@@ -5,11 +5,14 @@ export const COOLDOWN_ANNOTATION = 'selfheal.dev/cooldown-seconds';
 
 export type Refusal = { reason: string; message: string };
 
-export function checkNamespace(namespace: string, allowed: readonly string[]): Refusal | undefined {
-  if (allowed.length === 0 || allowed.includes(namespace)) return undefined;
+// The namespaces a function may act in; '*' only when configured so explicitly (SELFHEAL_NAMESPACES=*).
+export type NamespaceAllowList = readonly string[] | '*';
+
+export function checkNamespace(namespace: string, allowed: NamespaceAllowList): Refusal | undefined {
+  if (allowed === '*' || allowed.includes(namespace)) return undefined;
   return {
     reason: 'namespace-not-allowed',
-    message: `namespace ${namespace} is not in SELFHEAL_NAMESPACES (${allowed.join(', ')})`,
+    message: `namespace ${namespace} is not in SELFHEAL_NAMESPACES (${allowed.join(', ') || 'none'})`,
   };
 }
 
@@ -56,13 +59,14 @@ export function resolveIntOrPercent(
 
 export type RestartBudgetInput = {
   replicas: number;
-  readyReplicas: number;
+  // Available pods counted from a live list (countAvailable), never a controller-written status.
+  availableReplicas: number;
   maxUnavailable: number | string | undefined;
   strategy: string | undefined;
   podReady: boolean;
 };
 
-// Deleting a ready pod must not leave fewer ready replicas than replicas − maxUnavailable.
+// Deleting a ready pod must not leave fewer available replicas than replicas − maxUnavailable.
 // Deleting a pod that is not ready costs no ready replica, so it is always allowed.
 // A single-replica Deployment may still be restarted: it has no redundancy to protect, and refusing would
 // leave an unhealthy sole replica in place for good.
@@ -72,25 +76,11 @@ export function checkRestartBudget(input: RestartBudgetInput): Refusal | undefin
   const maxUnavailable =
     input.strategy === 'Recreate' ? 0 : resolveIntOrPercent(input.maxUnavailable, input.replicas, '25%');
   const minReady = Math.max(0, input.replicas - maxUnavailable);
-  const after = input.readyReplicas - 1;
+  const after = input.availableReplicas - 1;
   if (after >= minReady) return undefined;
   return {
     reason: 'disruption-budget',
-    message: `deleting a ready pod would leave ${after} ready replica(s); the Deployment requires ${minReady} (replicas ${input.replicas} − maxUnavailable ${maxUnavailable})`,
-  };
-}
-
-// A PodDisruptionBudget that selects the pod and allows no disruption right now.
-export function checkDisruptionsAllowed(
-  budgets: ReadonlyArray<{ name: string; disruptionsAllowed: number | undefined }>,
-  podReady: boolean,
-): Refusal | undefined {
-  if (!podReady) return undefined;
-  const blocking = budgets.find((b) => (b.disruptionsAllowed ?? 0) < 1);
-  if (!blocking) return undefined;
-  return {
-    reason: 'disruption-budget',
-    message: `PodDisruptionBudget ${blocking.name} allows no disruption right now`,
+    message: `restarting a ready pod would leave ${after} available replica(s); the Deployment requires ${minReady} (replicas ${input.replicas} − maxUnavailable ${maxUnavailable})`,
   };
 }
 
@@ -103,13 +93,47 @@ export function planScale(current: number, step: number, max: number): ScalePlan
   return { kind: 'scale', from: current, to: Math.min(current + step, max), max };
 }
 
+type LabelSelector = {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+};
+
+// A Deployment's selector in the API's label-selector syntax, to list exactly the pods it counts.
+export function selectorString(selector: LabelSelector | undefined): string | undefined {
+  if (!selector) return undefined;
+  const terms = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
+    if (operator === 'In') terms.push(`${key} in (${values.join(',')})`);
+    else if (operator === 'NotIn') terms.push(`${key} notin (${values.join(',')})`);
+    else if (operator === 'Exists') terms.push(key);
+    else if (operator === 'DoesNotExist') terms.push(`!${key}`);
+    else return undefined;
+  }
+  return terms.join(',');
+}
+
+type PodLike = {
+  metadata?: { deletionTimestamp?: Date | string | undefined };
+  status?: {
+    conditions?: Array<{ type: string; status: string; lastTransitionTime?: Date | string | undefined }>;
+  };
+};
+
+// Pods that count as available the way the Deployment controller counts them (Ready for minReadySeconds), judged
+// from a live list: a terminating pod counts for nothing, whatever its last reported condition.
+export function countAvailable(pods: readonly PodLike[], minReadySeconds: number, now: Date): number {
+  return pods.filter((pod) => {
+    if (pod.metadata?.deletionTimestamp) return false;
+    const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.status !== 'True') return false;
+    if (minReadySeconds <= 0) return true;
+    const since = ready.lastTransitionTime ? new Date(ready.lastTransitionTime).getTime() : Number.NaN;
+    return Number.isFinite(since) && since + minReadySeconds * 1000 <= now.getTime();
+  }).length;
+}
+
 export function matchesSelector(
-  selector:
-    | {
-        matchLabels?: Record<string, string>;
-        matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
-      }
-    | undefined,
+  selector: LabelSelector | undefined,
   labels: Record<string, string>,
 ): boolean {
   if (!selector) return false;

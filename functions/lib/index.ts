@@ -60,14 +60,15 @@ export {
 export type { Refusal, ScalePlan } from './guards.ts';
 export {
   COOLDOWN_ANNOTATION,
-  checkDisruptionsAllowed,
   checkNamespace,
   checkOptIn,
   checkRestartBudget,
+  countAvailable,
   MAX_REPLICAS_ANNOTATION,
   OPT_IN_LABEL,
   planScale,
   resolveIntOrPercent,
+  selectorString,
 } from './guards.ts';
 export type { HttpResponse, HttpSender, OutgoingMessage } from './http.ts';
 export { createHttpSender } from './http.ts';

@@ -1,35 +1,55 @@
 // The Kubernetes operations the actions need, over @kubernetes/client-node (in a pod: in-cluster config;
 // outside: KUBECONFIG). The client is imported lazily, so modules that never call createKube never load it.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type {
   AppsV1Api,
   CoreV1Api,
   CoreV1Event,
   KubeConfig,
   ObservableMiddleware,
-  PolicyV1Api,
   RequestContext,
   ResponseContext,
   V1Deployment,
   V1Pod,
-  V1PodDisruptionBudget,
   V1ReplicaSet,
   V1Scale,
 } from '@kubernetes/client-node';
 import { fromKubernetesError, type KubeOperation, SelfhealError } from './errors.ts';
 
-export type { CoreV1Event, KubeConfig, V1Deployment, V1Pod, V1PodDisruptionBudget, V1ReplicaSet, V1Scale };
+export type { CoreV1Event, KubeConfig, V1Deployment, V1Pod, V1ReplicaSet, V1Scale };
 
 export type WriteOptions = { dryRun: boolean };
+
+// Delete only this incarnation of the pod (uid), and, with a resourceVersion, only in the state it was read in.
+export type PodPreconditions = { uid: string; resourceVersion?: string | undefined };
+
+// 'changed': the pod exists but no longer matches the preconditions (read it again and decide again).
+export type PodRemoval = 'removed' | 'gone' | 'changed';
+// 'blocked': the API server refused the eviction because a PodDisruptionBudget allows no disruption now.
+export type PodEviction = PodRemoval | { blocked: string };
 
 // What the actions may do: narrow on purpose, matching the RBAC in manifests/base/rbac.
 export interface KubeOps {
   readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
-  // Deletes the pod only while it still has `uid`; 'gone' when it (that incarnation) no longer exists.
-  deletePod(namespace: string, name: string, uid: string, options: WriteOptions): Promise<'deleted' | 'gone'>;
+  // A live list (a consistent read, not a controller's summary) of the pods a label selector matches.
+  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  // Deletes the pod only while the preconditions hold; 'gone' when it no longer exists.
+  deletePod(
+    namespace: string,
+    name: string,
+    preconditions: PodPreconditions,
+    options: WriteOptions,
+  ): Promise<PodRemoval>;
+  // The Eviction API: the API server checks every PodDisruptionBudget of the pod and spends it atomically.
+  evictPod(
+    namespace: string,
+    name: string,
+    preconditions: PodPreconditions,
+    options: WriteOptions,
+  ): Promise<PodEviction>;
   readReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined>;
   readDeployment(namespace: string, name: string): Promise<V1Deployment | undefined>;
   // A strategic-merge patch; a metadata.resourceVersion in the patch makes it conditional (409 on change).
@@ -41,11 +61,17 @@ export interface KubeOps {
   ): Promise<V1Deployment>;
   readScale(namespace: string, name: string): Promise<V1Scale>;
   replaceScale(namespace: string, name: string, scale: V1Scale, options: WriteOptions): Promise<V1Scale>;
-  listDisruptionBudgets(namespace: string): Promise<V1PodDisruptionBudget[]>;
-  createEvent(namespace: string, event: CoreV1Event): Promise<'created' | 'exists'>;
+  // `timeoutMs` bounds this write alone (an Event must never hold an answer as long as the action itself).
+  createEvent(namespace: string, event: CoreV1Event, timeoutMs?: number): Promise<'created' | 'exists'>;
 }
 
-export type KubeSource = { kubeconfig?: string | undefined; kubeConfig?: KubeConfig };
+// tokenFile: act as the ServiceAccount whose token this file holds (a token Secret mounted as an OpenFaaS secret),
+// whatever identity the pod runs as; the cluster still comes from KUBECONFIG or the in-cluster config.
+export type KubeSource = {
+  kubeconfig?: string | undefined;
+  kubeConfig?: KubeConfig;
+  tokenFile?: string | undefined;
+};
 
 const STRATEGIC_MERGE = 'application/strategic-merge-patch+json';
 
@@ -74,6 +100,35 @@ export async function loadKubeConfig(source: KubeSource): Promise<KubeConfig> {
       'no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a service account',
     );
   }
+  return source.tokenFile ? withTokenFile(kc, source.tokenFile) : kc;
+}
+
+// The same cluster, authenticated by the token in `tokenFile`, re-read as client-node does for in-cluster tokens (a
+// token with surrounding whitespace, as `kubectl create token | faas-cli secret create` may leave, is read once,
+// trimmed). A ServiceAccount token Secret carries the cluster CA as ca.crt beside the token: used when present, so
+// the pod's own service account mount is not needed at all.
+function withTokenFile(kc: KubeConfig, tokenFile: string): KubeConfig {
+  let text = '';
+  try {
+    text = readFileSync(tokenFile, 'utf8');
+  } catch (err) {
+    throw new SelfhealError(
+      'invalid',
+      `SELFHEAL_KUBE_TOKEN_FILE: cannot read ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+  const token = text.trim();
+  if (!token) throw new SelfhealError('invalid', `SELFHEAL_KUBE_TOKEN_FILE: ${tokenFile} is empty`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) return kc;
+  const ca = join(dirname(tokenFile), 'ca.crt');
+  const { caData: _data, caFile: _file, ...rest } = cluster;
+  kc.loadFromClusterAndUser(
+    existsSync(ca) ? { ...rest, caFile: ca } : cluster,
+    token === text
+      ? { name: 'selfheal-token-file', authProvider: { name: 'tokenFile', config: { tokenFile } } }
+      : { name: 'selfheal-token-file', token },
+  );
   return kc;
 }
 
@@ -82,14 +137,13 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
   const kc = await loadKubeConfig(source);
   const core: CoreV1Api = kc.makeApiClient(k8s.CoreV1Api);
   const apps: AppsV1Api = kc.makeApiClient(k8s.AppsV1Api);
-  const policy: PolicyV1Api = kc.makeApiClient(k8s.PolicyV1Api);
 
   // Every call gets a deadline; patches also their content type.
-  const options = (contentType?: string) => {
+  const options = (contentType?: string, deadlineMs = timeoutMs) => {
     const middleware: ObservableMiddleware = {
       pre: (ctx: RequestContext) => {
         if (contentType) ctx.setHeaderParam('Content-Type', contentType);
-        ctx.setSignal(AbortSignal.timeout(timeoutMs));
+        ctx.setSignal(AbortSignal.timeout(deadlineMs));
         return new k8s.Observable(Promise.resolve(ctx));
       },
       post: (res: ResponseContext) => new k8s.Observable(Promise.resolve(res)),
@@ -97,12 +151,27 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
     return { middleware: [middleware], middlewareMergeStrategy: 'append' as const };
   };
   const dry = (o: WriteOptions) => (o.dryRun ? 'All' : undefined);
+  const deleteOptions = (preconditions: PodPreconditions, o: WriteOptions) => ({
+    preconditions,
+    ...(o.dryRun ? { dryRun: ['All'] } : {}),
+  });
 
   async function call<T>(op: KubeOperation, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (err) {
       throw fromKubernetesError(err, op);
+    }
+  }
+  // 404: already gone; 409: a precondition failed: another incarnation holds the name, or the pod changed.
+  async function removal(run: () => Promise<unknown>): Promise<PodRemoval> {
+    try {
+      await run();
+      return 'removed';
+    } catch (err) {
+      if (err instanceof SelfhealError && err.kind === 'gone') return 'gone';
+      if (err instanceof SelfhealError && err.kind === 'conflict') return 'changed';
+      throw err;
     }
   }
   async function read<T>(op: KubeOperation, run: () => Promise<T>): Promise<T | undefined> {
@@ -119,20 +188,46 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
       read({ verb: 'get', resource: 'pods', namespace, name }, () =>
         core.readNamespacedPod({ namespace, name }, options()),
       ),
-    async deletePod(namespace, name, uid, o) {
-      try {
-        await call({ verb: 'delete', resource: 'pods', namespace, name }, () =>
+    listPods: async (namespace, labelSelector) =>
+      (
+        await call({ verb: 'list', resource: 'pods', namespace }, () =>
+          core.listNamespacedPod({ namespace, labelSelector }, options()),
+        )
+      ).items,
+    deletePod: (namespace, name, preconditions, o) =>
+      removal(() =>
+        call({ verb: 'delete', resource: 'pods', namespace, name }, () =>
           // With a body the API server reads the delete options from it alone (query parameters such as
-          // dryRun are ignored), so dryRun goes into the body next to the precondition.
-          core.deleteNamespacedPod(
-            { namespace, name, body: { preconditions: { uid }, ...(o.dryRun ? { dryRun: ['All'] } : {}) } },
-            options(),
+          // dryRun are ignored), so dryRun goes into the body next to the preconditions.
+          core.deleteNamespacedPod({ namespace, name, body: deleteOptions(preconditions, o) }, options()),
+        ),
+      ),
+    async evictPod(namespace, name, preconditions, o) {
+      try {
+        return await removal(() =>
+          call({ verb: 'create', resource: 'pods/eviction', namespace, name }, () =>
+            core.createNamespacedPodEviction(
+              {
+                namespace,
+                name,
+                body: {
+                  apiVersion: 'policy/v1',
+                  kind: 'Eviction',
+                  metadata: { namespace, name },
+                  deleteOptions: deleteOptions(preconditions, o),
+                },
+                dryRun: dry(o),
+              },
+              options(),
+            ),
           ),
         );
-        return 'deleted';
       } catch (err) {
-        // 404: already gone; 409: the precondition failed, so this name now belongs to a replacement pod.
-        if (err instanceof SelfhealError && (err.kind === 'gone' || err.kind === 'conflict')) return 'gone';
+        // 429 from the eviction subresource: a PodDisruptionBudget allows no disruption now (the API server
+        // spent the budget atomically, so concurrent evictions cannot both pass).
+        if (err instanceof SelfhealError && err.reason === 'too-many-requests') {
+          return { blocked: err.message.replace(/^.*?: /, '') };
+        }
         throw err;
       }
     },
@@ -162,16 +257,10 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
           options(),
         ),
       ),
-    listDisruptionBudgets: async (namespace) =>
-      (
-        await call({ verb: 'list', resource: 'poddisruptionbudgets', namespace }, () =>
-          policy.listNamespacedPodDisruptionBudget({ namespace }, options()),
-        )
-      ).items,
-    async createEvent(namespace, event) {
+    async createEvent(namespace, event, eventTimeoutMs) {
       try {
         await call({ verb: 'create', resource: 'events', namespace }, () =>
-          core.createNamespacedEvent({ namespace, body: event }, options()),
+          core.createNamespacedEvent({ namespace, body: event }, options(undefined, eventTimeoutMs)),
         );
         return 'created';
       } catch (err) {

@@ -2,7 +2,7 @@
 // (Pod → ReplicaSet → Deployment), with the opt-in and namespace checks of the safety model.
 import type { Decision } from './action.ts';
 import type { Target } from './events.ts';
-import { checkNamespace, checkOptIn } from './guards.ts';
+import { checkNamespace, checkOptIn, type NamespaceAllowList } from './guards.ts';
 import type { KubeOps, V1Deployment, V1Pod, V1ReplicaSet } from './kube.ts';
 import type { ObjectRef } from './kube-events.ts';
 
@@ -125,7 +125,7 @@ export async function resolveOptedInDeployment(kube: KubeOps, target: Target): P
   return { ok: true, deployment, involved, name: deploymentName(deployment) };
 }
 
-export function namespaceDecision(target: Target, allowed: readonly string[]): Decision | undefined {
+export function namespaceDecision(target: Target, allowed: NamespaceAllowList): Decision | undefined {
   const refusal = checkNamespace(target.namespace, allowed);
   // No Event either: the function has no business (nor, by its RBAC, any right) in that namespace.
   return refusal && { outcome: 'refused', ...refusal, recordEvent: false };

@@ -13,7 +13,7 @@ const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
 const versions = readdirSync(fixtures).filter((d) => /^alertmanager-\d/.test(d));
 const fixture = (version: string, name: string): Webhook =>
   parseWebhook(JSON.parse(readFileSync(join(fixtures, version, `${name}.json`), 'utf8')));
-const options = { routes: DEFAULT_ROUTES, namespaces: [] };
+const options = { routes: DEFAULT_ROUTES, namespaces: '*' as const };
 
 const alert = (labels: Record<string, string>, over: Partial<Alert> = {}): Alert => ({
   status: 'firing',
@@ -114,7 +114,7 @@ test('property: one plan per alert; only firing alerts in allowed namespaces are
   fc.assert(
     fc.property(
       fc.array(arbitraryAlert, { maxLength: 20 }),
-      fc.subarray(['demo', 'shop']),
+      fc.oneof(fc.constant('*' as const), fc.subarray(['demo', 'shop'])),
       (alerts, namespaces) => {
         const webhook = {
           version: '4',
@@ -132,7 +132,7 @@ test('property: one plan per alert; only firing alerts in allowed namespaces are
           const source = alerts[i] as Alert;
           if (source.status === 'resolved') return plan.kind === 'resolved';
           if (plan.kind !== 'deliver') return plan.kind === 'rejected' && plan.reason.length > 0;
-          const allowed = namespaces.length === 0 || namespaces.includes(plan.target.namespace);
+          const allowed = namespaces === '*' || namespaces.includes(plan.target.namespace);
           const idOk =
             plan.id === eventId(source.fingerprint, source.startsAt, plan.action) &&
             toEvent(plan).id === plan.id;

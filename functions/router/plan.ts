@@ -15,11 +15,11 @@ import {
   objectName,
   type Target,
 } from '../lib/events.ts';
-import { checkNamespace } from '../lib/guards.ts';
+import { checkNamespace, type NamespaceAllowList } from '../lib/guards.ts';
 
 export type RoutingTable = Readonly<Record<string, ActionName>>;
 
-export type PlanOptions = { routes: RoutingTable; namespaces: readonly string[]; source?: string };
+export type PlanOptions = { routes: RoutingTable; namespaces: NamespaceAllowList; source?: string };
 
 export type AlertSummary = {
   alertname: string;

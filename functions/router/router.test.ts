@@ -74,6 +74,8 @@ async function startRouter(t: ExecutionContext, actionUrl: string, env: Env = {}
     SELFHEAL_SINK: 'direct',
     SELFHEAL_ACTION_URLS: `restart-pod=${actionUrl},redeploy=${actionUrl},scale=${actionUrl}`,
     SELFHEAL_DELIVERY_TIMEOUT_MS: '5000',
+    SELFHEAL_NAMESPACES: '*',
+    SELFHEAL_ACTION_AUTH: 'platform',
     // Not what these tests are about (storm.test.ts is): room for a busy machine.
     SELFHEAL_ANSWER_DEADLINE_MS: '60000',
     ...env,

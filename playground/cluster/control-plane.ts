@@ -93,6 +93,8 @@ export interface ControlPlane {
     args: readonly string[],
     options?: StartProcessOptions,
   ): Promise<ManagedProcess>;
+  /** The process of a component this handle started (undefined on a connected handle), e.g. to pause it. */
+  componentProcess(component: Component): ManagedProcess | undefined;
   /** Stops every process (SIGTERM, then SIGKILL) and removes the folder. A connected handle stops only its helpers. */
   stop(): Promise<void>;
 }
@@ -382,6 +384,9 @@ function createHandle(
     },
     async startProcess(name, command, args, options) {
       return (await helperGroup()).start(name, command, args, options);
+    },
+    componentProcess(component) {
+      return owned?.processes.find((p) => p.name === component);
     },
     async stop() {
       if (helpers) await (await helpers).dispose();
