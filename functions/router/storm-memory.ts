@@ -1,8 +1,10 @@
 // Measures the router's peak resident memory (VmHWM, Linux) for one notification of N alerts, started as its
-// container starts it, delivering to an action that answers at once:
+// container starts it (through the launcher, its heap sized from its memory limit), delivering to an action that
+// answers at once:
 //   node functions/router/storm-memory.ts [--alerts 5000] [--bundle dist/functions/router/index.mjs]
-//                                         [--node-options="--max-old-space-size=96 --max-semi-space-size=8"]
-// Without --bundle it runs the TypeScript source (functions/run.ts), which idles about 30 MiB higher.
+//                                         [--memory-limit 192Mi] [--node-options=...]
+// --memory-limit 0 leaves the heap to Node. Without --bundle it runs the TypeScript source (functions/run.ts),
+// which idles about 30 MiB higher.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -17,6 +19,8 @@ const { values } = parseArgs({
   options: {
     alerts: { type: 'string', default: '5000' },
     bundle: { type: 'string' },
+    // The router's limit in stack.yml and the Knative Service.
+    'memory-limit': { type: 'string', default: '192Mi' },
     'node-options': { type: 'string', default: '' },
   },
 });
@@ -38,8 +42,10 @@ await once(action, 'listening');
 const actionUrl = `http://127.0.0.1:${(action.address() as AddressInfo).port}/`;
 
 const entry = values.bundle ? [values.bundle] : [join(import.meta.dirname, '..', 'run.ts'), 'router'];
-const router = spawn(process.execPath, entry, {
+// The launcher replaces itself with the function's process (same PID), as in the images.
+const router = spawn(process.execPath, [join(import.meta.dirname, '..', 'lib', 'launch.ts'), ...entry], {
   env: {
+    SELFHEAL_MEMORY_LIMIT: values['memory-limit'],
     PATH: process.env.PATH,
     NODE_ENV: 'production',
     NODE_OPTIONS: values['node-options'],
@@ -90,7 +96,8 @@ const seconds = (performance.now() - started) / 1000;
 const peak = peakKib(router.pid as number);
 console.log(
   `${values.alerts} alerts (${(body.length / 1e6).toFixed(1)} MB): answered ${status} in ${seconds.toFixed(1)} s; ` +
-    `peak resident ${mib(idle)} MiB before, ${mib(peak)} MiB after${values['node-options'] ? ` (${values['node-options']})` : ''}`,
+    `peak resident ${mib(idle)} MiB before, ${mib(peak)} MiB after (memory limit ${values['memory-limit']}` +
+    `${values['node-options'] ? `, ${values['node-options']}` : ''})`,
 );
 router.kill('SIGTERM');
 action.close();
