@@ -18,28 +18,42 @@ export function createHttpSender({ connections = 16 }: { connections?: number } 
   const agent = new Agent({ connections, keepAliveTimeout: 4_000, connectTimeout: 5_000 });
   return {
     async post(url, message, timeoutMs, signal) {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const res = await request(url, {
-        method: 'POST',
-        headers: message.headers,
-        body: message.body,
-        dispatcher: agent,
-        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      let body = '';
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size <= MAX_RESPONSE_BYTES) body += (chunk as Buffer).toString('utf8');
+      // One controller per call, its timer and its link to `signal` undone when the call ends: a storm's
+      // thousands of calls leave no timers or listeners behind (AbortSignal.timeout/any would keep them).
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
+        timeoutMs,
+      );
+      const abandon = () => controller.abort(signal?.reason);
+      if (signal?.aborted) abandon();
+      else signal?.addEventListener('abort', abandon, { once: true });
+      try {
+        const res = await request(url, {
+          method: 'POST',
+          headers: message.headers,
+          body: message.body,
+          dispatcher: agent,
+          signal: controller.signal,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        let body = '';
+        let size = 0;
+        for await (const chunk of res.body) {
+          size += (chunk as Buffer).length;
+          if (size <= MAX_RESPONSE_BYTES) body += (chunk as Buffer).toString('utf8');
+        }
+        const contentType = res.headers['content-type'];
+        return {
+          status: res.statusCode,
+          contentType: Array.isArray(contentType) ? contentType[0] : contentType,
+          body,
+        };
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abandon);
       }
-      const contentType = res.headers['content-type'];
-      return {
-        status: res.statusCode,
-        contentType: Array.isArray(contentType) ? contentType[0] : contentType,
-        body,
-      };
     },
     close: () => agent.close(),
   };

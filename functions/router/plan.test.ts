@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { type Alert, parseWebhook, type Webhook } from '../lib/alertmanager.ts';
 import { DEFAULT_ROUTES } from '../lib/config.ts';
 import { ACTIONS, eventId } from '../lib/events.ts';
-import { planAlert, planWebhook } from './plan.ts';
+import { planAlert, planWebhook, toEvent } from './plan.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
 const versions = readdirSync(fixtures).filter((d) => /^alertmanager-\d/.test(d));
@@ -32,9 +32,11 @@ for (const version of versions) {
     if (plan?.kind !== 'deliver') return t.fail(`expected a delivery, got ${JSON.stringify(plan)}`);
     t.is(plan.action, 'restart-pod');
     t.deepEqual(plan.target, { namespace: 'demo', kind: 'Pod', name: 'web-7d9f8b6c5-abcde' });
-    t.is(plan.event.type, 'dev.selfheal.action.restart-pod');
-    t.is(plan.event.id, eventId(plan.alert.fingerprint, plan.alert.startsAt, 'restart-pod'));
-    t.is(plan.event.data?.alert?.name, 'HighMemoryUsage');
+    const event = toEvent(plan);
+    t.is(event.type, 'dev.selfheal.action.restart-pod');
+    t.is(plan.id, eventId(plan.alert.fingerprint, plan.alert.startsAt, 'restart-pod'));
+    t.is(event.id, plan.id);
+    t.is(event.data?.alert?.name, 'HighMemoryUsage');
   });
 
   test(`${version}: resolved and mixed notifications plan no action for resolved alerts`, (t) => {
@@ -131,7 +133,9 @@ test('property: one plan per alert; only firing alerts in allowed namespaces are
           if (source.status === 'resolved') return plan.kind === 'resolved';
           if (plan.kind !== 'deliver') return plan.kind === 'rejected' && plan.reason.length > 0;
           const allowed = namespaces === '*' || namespaces.includes(plan.target.namespace);
-          const idOk = plan.event.id === eventId(source.fingerprint, source.startsAt, plan.action);
+          const idOk =
+            plan.id === eventId(source.fingerprint, source.startsAt, plan.action) &&
+            toEvent(plan).id === plan.id;
           return (
             allowed &&
             idOk &&
@@ -158,8 +162,8 @@ test('property: planning is deterministic (same webhook, same events)', (t) => {
         commonAnnotations: {},
         alerts,
       } as Webhook;
-      const a = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? p.event.toJSON() : p));
-      const b = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? p.event.toJSON() : p));
+      const a = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? toEvent(p).toJSON() : p));
+      const b = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? toEvent(p).toJSON() : p));
       return JSON.stringify(a) === JSON.stringify(b);
     }),
   );

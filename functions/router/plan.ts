@@ -1,12 +1,15 @@
 // The router's decision, pure: from an Alertmanager webhook and the routing table to one planned CloudEvent
-// (or a rejection, or "resolved, nothing to do") per alert.
+// (or a rejection, or "resolved, nothing to do") per alert. The event itself is built when it is sent, so that
+// a storm's alerts that wait for a later attempt cost only their id and references to the parsed alert.
 import type { CloudEvent } from 'cloudevents';
 import type { Alert, Webhook } from '../lib/alertmanager.ts';
 import {
   ACTIONS,
   type ActionEventData,
+  type ActionEventInput,
   type ActionName,
   buildActionEvent,
+  eventId,
   isAction,
   namespaceName,
   objectName,
@@ -31,7 +34,9 @@ export type Planned =
       alert: AlertSummary;
       action: ActionName;
       target: Target;
-      event: CloudEvent<ActionEventData>;
+      // The event's id (the idempotency key) and what it is built from (toEvent).
+      id: string;
+      input: ActionEventInput;
     }
   | { kind: 'rejected'; alert: AlertSummary; action?: ActionName; reason: string; message: string }
   | { kind: 'resolved'; alert: AlertSummary };
@@ -102,7 +107,7 @@ export function planAlert(alert: Alert, options: PlanOptions): Planned {
   if ('reason' in aimed) return { kind: 'rejected', alert: summary, action, ...aimed };
   const refusal = checkNamespace(aimed.target.namespace, options.namespaces);
   if (refusal) return { kind: 'rejected', alert: summary, action, ...refusal };
-  const event = buildActionEvent({
+  const input: ActionEventInput = {
     action,
     alert: {
       name: summary.alertname,
@@ -113,8 +118,14 @@ export function planAlert(alert: Alert, options: PlanOptions): Planned {
     },
     target: aimed.target,
     ...(options.source ? { source: options.source } : {}),
-  });
-  return { kind: 'deliver', alert: summary, action, target: aimed.target, event };
+  };
+  const id = eventId(alert.fingerprint, alert.startsAt, action);
+  return { kind: 'deliver', alert: summary, action, target: aimed.target, id, input };
+}
+
+// The CloudEvent of a planned delivery (its id is plan.id).
+export function toEvent(plan: Extract<Planned, { kind: 'deliver' }>): CloudEvent<ActionEventData> {
+  return buildActionEvent(plan.input);
 }
 
 export function planWebhook(webhook: Webhook, options: PlanOptions): Planned[] {

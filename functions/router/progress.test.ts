@@ -48,3 +48,12 @@ test('never holds more than its bound: the least recently touched notifications 
   t.is(progress.recall('first'), undefined);
   t.deepEqual([...(progress.recall('third')?.keys() ?? [])], ['f', 'g', 'h', 'i']);
 });
+
+test('an event being delivered by one attempt is refused to a concurrent one until released', (t) => {
+  const progress = createProgress();
+  t.true(progress.claim('g', 'a'));
+  t.false(progress.claim('g', 'a'), 'another attempt of the same notification');
+  t.true(progress.claim('other', 'a'), 'another notification');
+  progress.release('g', 'a');
+  t.true(progress.claim('g', 'a'));
+});

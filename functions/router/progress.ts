@@ -1,7 +1,9 @@
-// What earlier attempts of an Alertmanager notification already settled, so that its retry (after the router
-// answered 503) re-sends only what is left and a storm makes progress from attempt to attempt. Process memory,
-// bounded: an optimisation, not the record of what was done. That record is the actions' ledger, keyed by the
-// same event ids, which makes a re-send harmless when this replica has forgotten or another one takes the retry.
+// What earlier attempts of an Alertmanager notification already settled, and what a concurrent attempt is
+// delivering right now, so that a retry (after the router answered 503, or while Alertmanager has given up on a
+// call the router is still finishing) re-sends only what is left and a storm makes progress from attempt to
+// attempt. Process memory, bounded: an optimisation, not the record of what was done. That record is the actions'
+// ledger, keyed by the same event ids, which makes a re-send harmless when this replica has forgotten or another
+// one takes the retry.
 import type { Webhook } from '../lib/alertmanager.ts';
 
 // Enough for several storm groups of max_alerts each; an entry is a few hundred bytes.
@@ -24,6 +26,9 @@ export type Progress = {
   remember(key: string, settled: ReadonlyMap<string, SettledDelivery>): void;
   // The notification succeeded: its next notification (a repeat) sends everything again.
   forget(key: string): void;
+  // Marks an event as being delivered; false when another attempt of the notification is delivering it.
+  claim(key: string, id: string): boolean;
+  release(key: string, id: string): void;
   size(): number;
 };
 
@@ -46,6 +51,8 @@ export function createProgress({
   // Oldest touched first (a group is re-inserted when touched).
   const groups = new Map<string, Group>();
   let events = 0;
+  // Events being delivered, by notification: at most the delivery concurrency per attempt in progress.
+  const claimed = new Map<string, Set<string>>();
 
   const drop = (key: string) => {
     const group = groups.get(key);
@@ -85,6 +92,18 @@ export function createProgress({
       }
     },
     forget: drop,
+    claim(key, id) {
+      const ids = claimed.get(key) ?? new Set<string>();
+      if (ids.has(id)) return false;
+      ids.add(id);
+      claimed.set(key, ids);
+      return true;
+    },
+    release(key, id) {
+      const ids = claimed.get(key);
+      ids?.delete(id);
+      if (ids?.size === 0) claimed.delete(key);
+    },
     size: () => events,
   };
 }
