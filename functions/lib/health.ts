@@ -57,7 +57,11 @@ export function attachPlatformHealth(
 ): PlatformHealth {
   let state: HealthState = 'starting';
   const removeLock = () => {
-    if (lockFile) rmSync(lockFile, { force: true });
+    try {
+      if (lockFile) rmSync(lockFile, { force: true });
+    } catch {
+      // Nothing to remove where nothing could be written.
+    }
   };
   const drain = () => {
     if (state === 'draining') return;

@@ -223,6 +223,12 @@ for (const httpProbe of [true, false]) {
     // A container that starts slowly on a loaded machine may be killed by CE's liveness probe before it is ready
     // (2 s delay, 3 failures 2 s apart); once ready it must stay so: five liveness periods, no restart, still Ready.
     t.log(`restarts before Ready: ${JSON.stringify(Object.fromEntries(restarts))}`);
+    const readyAfter = [...pods].map(([name, pod]) => {
+      const ready = pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
+      const created = pod.metadata?.creationTimestamp;
+      return `${name} ${ready && created ? (new Date(ready).getTime() - new Date(created).getTime()) / 1000 : '?'} s`;
+    });
+    t.log(`pod created → Ready: ${readyAfter.join(', ')}`);
     const period = deployments[0]?.spec?.template.spec?.containers[0]?.livenessProbe?.periodSeconds ?? 2;
     await sleep(5 * period * 1000);
     const core = deployed.kc.makeApiClient(CoreV1Api);
