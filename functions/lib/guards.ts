@@ -17,13 +17,13 @@ export function checkNamespace(namespace: string, allowed: NamespaceAllowList): 
 }
 
 export function checkOptIn(
-  deployment: { namespace: string; name: string },
+  workload: { kind?: string; namespace: string; name: string },
   labels: Record<string, string> | undefined,
 ): Refusal | undefined {
   if (labels?.[OPT_IN_LABEL] === 'true') return undefined;
   return {
     reason: 'not-opted-in',
-    message: `Deployment ${deployment.namespace}/${deployment.name} does not carry the label ${OPT_IN_LABEL}: "true"`,
+    message: `${workload.kind ?? 'Deployment'} ${workload.namespace}/${workload.name} does not carry the label ${OPT_IN_LABEL}: "true"`,
   };
 }
 
