@@ -2,9 +2,10 @@
 // the API server returns, no cluster.
 import type { Snapshot } from './lib/engine.ts';
 import type { ActionName, Target } from './lib/events.ts';
-import type { V1Deployment, V1Pod } from './lib/kube.ts';
+import type { V1DaemonSet, V1Deployment, V1Pod, V1StatefulSet } from './lib/kube.ts';
 import type { ActionRecord, Ledger } from './lib/ledger.ts';
 import type { Policy } from './lib/policy.ts';
+import type { Workload } from './lib/workload.ts';
 
 export const NOW = new Date('2026-11-26T12:00:00.250Z');
 export const ago = (seconds: number): string => new Date(NOW.getTime() - seconds * 1000).toISOString();
@@ -58,6 +59,73 @@ export function deployment(shape: DeploymentShape = {}): V1Deployment {
       },
     },
   };
+}
+
+const optInLabels = (optIn: boolean): Record<string, string> =>
+  optIn ? { 'selfheal.dev/enabled': 'true' } : { app: 'web' };
+
+export type SetShape = {
+  replicas?: number;
+  maxUnavailable?: number | string;
+  onDelete?: boolean;
+  optIn?: boolean;
+  // A DaemonSet's count of the nodes that should run its pod, as its controller last wrote it.
+  desiredNumberScheduled?: number;
+};
+
+function updateStrategy(shape: SetShape) {
+  if (shape.onDelete) return { type: 'OnDelete' };
+  return {
+    type: 'RollingUpdate',
+    ...(shape.maxUnavailable !== undefined
+      ? { rollingUpdate: { maxUnavailable: shape.maxUnavailable } }
+      : {}),
+  };
+}
+
+const template = {
+  metadata: { labels: { app: 'web' } },
+  spec: { containers: [{ name: 'app', image: 'x:1' }] },
+};
+
+export function statefulSet(shape: SetShape = {}): Workload {
+  const object: V1StatefulSet = {
+    metadata: {
+      namespace: 'demo',
+      name: 'web',
+      uid: 's-1',
+      resourceVersion: '7',
+      labels: optInLabels(shape.optIn ?? true),
+    },
+    spec: {
+      replicas: shape.replicas ?? 3,
+      serviceName: 'web',
+      selector: { matchLabels: { app: 'web' } },
+      updateStrategy: updateStrategy(shape),
+      template,
+    },
+  };
+  return { kind: 'StatefulSet', object };
+}
+
+export function daemonSet(shape: SetShape = {}): Workload {
+  const object: V1DaemonSet = {
+    metadata: {
+      namespace: 'demo',
+      name: 'web',
+      uid: 'ds-1',
+      resourceVersion: '9',
+      labels: optInLabels(shape.optIn ?? true),
+    },
+    spec: { selector: { matchLabels: { app: 'web' } }, updateStrategy: updateStrategy(shape), template },
+    status: {
+      desiredNumberScheduled: shape.desiredNumberScheduled ?? 3,
+      currentNumberScheduled: 0,
+      numberMisscheduled: 0,
+      numberReady: 0,
+    },
+  };
+  return { kind: 'DaemonSet', object };
 }
 
 export type PodShape = {
@@ -114,7 +182,7 @@ export function record(over: Partial<ActionRecord> = {}): ActionRecord {
 export type SnapshotShape<S> = {
   action: ActionName;
   target?: Target;
-  workload?: V1Deployment;
+  workload?: V1Deployment | Workload;
   pod?: V1Pod;
   ledger?: Partial<Ledger>;
   policy?: Partial<Policy>;
@@ -139,7 +207,10 @@ export function snapshot<S>(shape: SnapshotShape<S>): Snapshot<S> {
       dryRun: false,
       format: 'cloudevent',
     },
-    workload: { kind: 'Deployment', object: shape.workload ?? deployment() },
+    workload:
+      shape.workload && 'object' in shape.workload
+        ? shape.workload
+        : { kind: 'Deployment', object: shape.workload ?? deployment() },
     pod: shape.pod,
     replacedBy: shape.pod ? 'ReplicaSet web-abc' : undefined,
     ledger: { last: undefined, history: [], ...shape.ledger },

@@ -25,11 +25,21 @@ export type ActionRequest = {
   format: 'cloudevent' | 'json';
 };
 
+// The plain request names its target by one of these fields.
+const TARGET_FIELDS = {
+  pod: 'Pod',
+  deployment: 'Deployment',
+  statefulset: 'StatefulSet',
+  daemonset: 'DaemonSet',
+} as const;
+
 const plainRequestSchema = z
   .strictObject({
     namespace: namespaceName,
     pod: objectName.optional(),
     deployment: objectName.optional(),
+    statefulset: objectName.optional(),
+    daemonset: objectName.optional(),
     step: z.number().int().min(1).max(100).optional(),
     id: z
       .string()
@@ -37,14 +47,22 @@ const plainRequestSchema = z
       .optional(),
     dryRun: z.boolean().optional(),
   })
-  .refine((r) => (r.pod === undefined) !== (r.deployment === undefined), {
-    message: 'give exactly one of "pod" or "deployment"',
-  });
+  .refine(
+    (r) => Object.keys(TARGET_FIELDS).filter((f) => r[f as keyof typeof r] !== undefined).length === 1,
+    {
+      message: 'give exactly one of "pod" or "deployment" (or "statefulset", "daemonset")',
+    },
+  );
 
 function targetAllowed(action: ActionName, target: Target): void {
   if (action === 'restart-pod' && target.kind !== 'Pod') {
     throw new SelfhealError('invalid', 'restart-pod acts on a pod: give "pod" (not "deployment")', {
       problems: ['target: restart-pod needs a Pod'],
+    });
+  }
+  if (action === 'scale' && target.kind === 'DaemonSet') {
+    throw new SelfhealError('invalid', 'a DaemonSet runs one pod per node and has no replicas to scale', {
+      problems: ['target: scale needs a Deployment, a StatefulSet or a pod of one'],
     });
   }
 }
@@ -112,9 +130,11 @@ export function parsePlainRequest(action: ActionName, body: unknown, forceDryRun
     throw new SelfhealError('invalid', `invalid ${action} request: ${problems.join('; ')}`, { problems });
   }
   const r = parsed.data;
-  const target: Target = r.pod
-    ? { namespace: r.namespace, kind: 'Pod', name: r.pod }
-    : { namespace: r.namespace, kind: 'Deployment', name: r.deployment as string };
+  const [field, kind] = Object.entries(TARGET_FIELDS).find(([f]) => r[f as keyof typeof r] !== undefined) as [
+    keyof typeof TARGET_FIELDS,
+    Target['kind'],
+  ];
+  const target: Target = { namespace: r.namespace, kind, name: r[field] as string };
   targetAllowed(action, target);
   if (r.step !== undefined && action !== 'scale') {
     throw new SelfhealError('invalid', `"step" applies to scale only`, {

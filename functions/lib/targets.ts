@@ -42,16 +42,34 @@ function controllerOf(meta: { ownerReferences?: OwnerRef[] } | undefined, kind: 
   );
 }
 
-// The pod's workload, or why there is none to act on.
+// The pod's workload, or why there is none to act on: a Deployment's pod through its ReplicaSet, a StatefulSet's or
+// DaemonSet's pod directly. A Job's pod, a bare pod, or a pod of anything else is refused.
 export async function resolvePodOwner(kube: KubeOps, pod: V1Pod): Promise<Resolution> {
   const ref = podRef(pod);
   const where = `${ref.namespace}/${ref.name}`;
-  const rsRef = controllerOf(pod.metadata, 'ReplicaSet');
-  if (!rsRef) {
+  const owner = pod.metadata?.ownerReferences?.find((r) => r.controller === true);
+  if (!owner) {
     const owners = pod.metadata?.ownerReferences?.map((o) => `${o.kind} ${o.name}`).join(', ');
     return refuse(
       'not-managed',
-      `pod ${where} is not managed by a Deployment's ReplicaSet (${owners ? `owned by ${owners}` : 'a bare pod'}); deleting it would not bring it back`,
+      `pod ${where} is not managed by a Deployment, StatefulSet or DaemonSet (${owners ? `owned by ${owners}` : 'a bare pod'}); deleting it would not bring it back`,
+      ref,
+    );
+  }
+  const direct = controllerOf(pod.metadata, 'StatefulSet') ?? controllerOf(pod.metadata, 'DaemonSet');
+  if (direct) {
+    const kind = direct.kind as 'StatefulSet' | 'DaemonSet';
+    const workload = await readWorkload(kube, kind, ref.namespace, direct.name);
+    if (!workload || workload.object.metadata?.uid !== direct.uid) {
+      return skip('gone', `${kind} ${ref.namespace}/${direct.name} of pod ${where} no longer exists`, ref);
+    }
+    return { ok: true, workload, pod, replacedBy: `${kind} ${direct.name}` };
+  }
+  const rsRef = controllerOf(pod.metadata, 'ReplicaSet');
+  if (!rsRef) {
+    return refuse(
+      'unsupported-kind',
+      `pod ${where} belongs to ${owner.kind} ${owner.name}; selfheal acts on pods of Deployments, StatefulSets and DaemonSets only (a ${owner.kind} decides itself whether its pods run again)`,
       ref,
     );
   }
@@ -76,7 +94,7 @@ export async function resolvePodOwner(kube: KubeOps, pod: V1Pod): Promise<Resolu
 
 // The workload a target names (directly, or through a pod).
 export async function resolveTarget(kube: KubeOps, target: Target): Promise<Resolution> {
-  if (target.kind === 'Deployment') {
+  if (target.kind !== 'Pod') {
     const workload = await readWorkload(kube, target.kind, target.namespace, target.name);
     if (!workload) return skip('gone', `${target.kind} ${target.namespace}/${target.name} does not exist`);
     return { ok: true, workload };

@@ -1,7 +1,8 @@
 // redeploy's decision, pure: a rolling restart at this second (the restartedAt annotation of the pod template, as
-// `kubectl rollout restart` writes it), unless the rollout is paused and a restart would not roll out.
+// `kubectl rollout restart` writes it for Deployments, StatefulSets and DaemonSets), unless it would not roll out
+// (a paused Deployment, an OnDelete update strategy).
 import type { Admission, Snapshot, Verdict } from '../lib/engine.ts';
-import { workloadName } from '../lib/workload.ts';
+import { rolloutBlocked } from '../lib/workload.ts';
 
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 
@@ -19,17 +20,10 @@ export function restartPatch(restartedAt: string): object {
 // A redeploy is written done with its record in one write, so there is never a claim to resume: both admissions
 // plan a restart now.
 export function decideRedeploy(snapshot: Snapshot<undefined>, _admission: Admission): Verdict<RedeployPlan> {
-  const spec = snapshot.workload.object.spec;
-  if (spec?.paused) {
-    return {
-      kind: 'stop',
-      outcome: 'skipped',
-      reason: 'paused',
-      message: `Deployment ${workloadName(snapshot.workload)} is paused; a restart would not roll out`,
-    };
-  }
+  const blocked = rolloutBlocked(snapshot.workload);
+  if (blocked) return { kind: 'stop', outcome: 'skipped', ...blocked };
   const restartedAt = rfc3339Seconds(snapshot.now);
-  const previous = spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION];
+  const previous = snapshot.workload.object.spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION];
   return {
     kind: 'act',
     plan: { restartedAt },

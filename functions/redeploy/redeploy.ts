@@ -1,7 +1,7 @@
 // redeploy: a rolling restart exactly like `kubectl rollout restart` (the restartedAt annotation of the pod
 // template), written in the same conditional patch as the record of it, so it happens once per event.
 import { type Remediation, remediate } from '../lib/engine.ts';
-import { workloadName } from '../lib/workload.ts';
+import { describeWorkload } from '../lib/workload.ts';
 import { decideRedeploy, type RedeployPlan, restartPatch } from './decide.ts';
 
 export { RESTARTED_AT_ANNOTATION, restartPatch, rfc3339Seconds } from './decide.ts';
@@ -14,15 +14,15 @@ export const redeployRemediation: Remediation<undefined, RedeployPlan> = {
   commit: {
     kind: 'with-record',
     write: ({ restartedAt }, snapshot) => {
-      const name = workloadName(snapshot.workload);
+      const name = describeWorkload(snapshot.workload);
       return {
         kind: 'with-record',
         stage: 'restart',
         patch: restartPatch(restartedAt),
-        dryRunMessage: `dry run: would restart the rollout of Deployment ${name}`,
+        dryRunMessage: `dry run: would restart the rollout of ${name}`,
         applied: (written) => ({
           reason: 'restarted',
-          message: `restarted the rollout of Deployment ${name} (restartedAt ${restartedAt})`,
+          message: `restarted the rollout of ${name} (restartedAt ${restartedAt})`,
           detail: { generation: written.object.metadata?.generation },
         }),
       };

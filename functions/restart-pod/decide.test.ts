@@ -2,7 +2,18 @@
 // and when it stops instead (terminating, the workload's available replicas, a claim whose pod changed); no cluster.
 import test from 'ava';
 import { decide } from '../lib/engine.ts';
-import { ago, type DeploymentShape, deployment, type PodShape, pod, record, snapshot } from '../snapshots.ts';
+import type { Workload } from '../lib/workload.ts';
+import {
+  ago,
+  type DeploymentShape,
+  daemonSet,
+  deployment,
+  type PodShape,
+  pod,
+  record,
+  snapshot,
+  statefulSet,
+} from '../snapshots.ts';
 import { restartPodRemediation } from './restart-pod.ts';
 
 type Row = [
@@ -129,3 +140,60 @@ test('restart-pod: the refusal says how many would be left and how many are requ
     /would leave 1 available replica\(s\); the Deployment requires 2 \(replicas 2 − maxUnavailable 0\)/,
   );
 });
+
+type KindRow = [title: string, workload: Workload, others: PodShape[], expected: object];
+
+const kindRows: KindRow[] = [
+  [
+    'a StatefulSet lets one pod be unavailable by default: a ready pod goes when the others are available',
+    statefulSet({ replicas: 3 }),
+    [ready('web-2'), ready('web-3')],
+    { kind: 'act', plan: { pod: { ready: true } } },
+  ],
+  [
+    'a StatefulSet with one pod already down keeps its ready pods',
+    statefulSet({ replicas: 3 }),
+    [ready('web-2'), unready('web-3')],
+    { kind: 'stop', reason: 'disruption-budget', message: /the StatefulSet requires 2/ },
+  ],
+  [
+    "a StatefulSet's maxUnavailable percentage rounds up, as its controller does",
+    statefulSet({ replicas: 4, maxUnavailable: '30%' }),
+    [ready('web-2'), unready('web-3'), ready('web-4')],
+    { kind: 'act' },
+  ],
+  [
+    'a DaemonSet counts the nodes its controller wants a pod on',
+    daemonSet({ desiredNumberScheduled: 3 }),
+    [ready('web-2'), unready('web-3')],
+    { kind: 'stop', reason: 'disruption-budget', message: /the DaemonSet requires 2 \(replicas 3/ },
+  ],
+  [
+    "a DaemonSet whose controller's count lags behind the pods that exist counts the pods",
+    daemonSet({ desiredNumberScheduled: 1 }),
+    [unready('web-2'), unready('web-3')],
+    { kind: 'stop', reason: 'disruption-budget', message: /replicas 3/ },
+  ],
+  [
+    'a DaemonSet with every pod available lets one go',
+    daemonSet({ desiredNumberScheduled: 3 }),
+    [ready('web-2'), ready('web-3')],
+    { kind: 'act' },
+  ],
+];
+
+for (const [title, workload, others, expected] of kindRows) {
+  test(`restart-pod: ${title}`, (t) => {
+    const target = pod(ready('web-1'));
+    const s = snapshot({
+      action: 'restart-pod',
+      workload,
+      pod: target,
+      state: { pods: [target, ...others.map((p) => pod(p))] },
+    });
+    const verdict = decide(restartPodRemediation, s) as { message?: string };
+    const { message, ...rest } = expected as { message?: RegExp };
+    t.like(verdict, rest);
+    if (message) t.regex(verdict.message ?? '', message);
+  });
+}

@@ -1,11 +1,11 @@
-// restart-pod's decision, pure: from the pod, the workload's live pods, the ledger and the time to "remove this pod"
-// (evict it when ready, delete it when not), or why not: already terminating, or the available replicas the
-// workload requires.
+// restart-pod's decision, pure: from the pod, its workload's live pods (a Deployment's, StatefulSet's or
+// DaemonSet's), the ledger and the time to "remove this pod" (evict it when ready, delete it when not), or why not:
+// already terminating, or the available replicas the workload requires.
 import type { Admission, Snapshot, Verdict } from '../lib/engine.ts';
 import { checkRestartBudget, countAvailable } from '../lib/guards.ts';
 import type { V1Pod } from '../lib/kube.ts';
 import { isPodReady } from '../lib/targets.ts';
-import { workloadName } from '../lib/workload.ts';
+import { describeWorkload, disruptionAllowance } from '../lib/workload.ts';
 
 // The workload's pods from a live list; undefined when its selector cannot be listed.
 export type RestartState = { pods: V1Pod[] | undefined };
@@ -20,20 +20,23 @@ export type RestartPlan = {
 export type RestartSnapshot = Snapshot<RestartState>;
 
 function budget(snapshot: RestartSnapshot): Verdict<RestartPlan> | undefined {
-  const spec = snapshot.workload.object.spec;
   const stop = (message: string) =>
     ({ kind: 'stop', outcome: 'skipped', reason: 'disruption-budget', message }) as const;
-  if (!snapshot.state.pods) {
+  const { workload, state } = snapshot;
+  if (!state.pods) {
     return stop(
-      `cannot count the pods of Deployment ${workloadName(snapshot.workload)}: its selector is empty or not supported`,
+      `cannot count the pods of ${describeWorkload(workload)}: its selector is empty or not supported`,
     );
   }
-  // Counted from a live list: status.readyReplicas is written by a controller that may lag (or be down).
+  // Counted from a live list: a controller's status (readyReplicas) may lag, or the controller be down.
+  const live = state.pods.filter((p) => !p.metadata?.deletionTimestamp).length;
+  const allowance = disruptionAllowance(workload, live);
   const refusal = checkRestartBudget({
-    replicas: spec?.replicas ?? 1,
-    availableReplicas: countAvailable(snapshot.state.pods, spec?.minReadySeconds ?? 0, snapshot.now),
-    maxUnavailable: spec?.strategy?.rollingUpdate?.maxUnavailable,
-    strategy: spec?.strategy?.type,
+    kind: workload.kind,
+    replicas: allowance.replicas,
+    availableReplicas: countAvailable(state.pods, allowance.minReadySeconds, snapshot.now),
+    maxUnavailable: allowance.maxUnavailable,
+    strategy: undefined,
     podReady: true,
   });
   return refusal && stop(refusal.message);

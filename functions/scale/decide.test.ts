@@ -3,7 +3,7 @@
 import test from 'ava';
 import { decide } from '../lib/engine.ts';
 import type { Policy } from '../lib/policy.ts';
-import { deployment, record, snapshot } from '../snapshots.ts';
+import { daemonSet, deployment, record, snapshot, statefulSet } from '../snapshots.ts';
 import { scaleRemediation } from './scale.ts';
 
 type Row = [
@@ -78,4 +78,19 @@ test('scale: the at-maximum message names the annotation or the setting', (t) =>
   };
   t.regex(message('annotation'), /maximum of 2 \(selfheal\.dev\/max-replicas\)/);
   t.regex(message('config'), /maximum of 2 \(SELFHEAL_MAX_REPLICAS\)/);
+});
+
+test('scale: a StatefulSet scales like a Deployment; a DaemonSet has no replicas and is refused', (t) => {
+  const sts = snapshot({
+    action: 'scale',
+    workload: statefulSet({ replicas: 2 }),
+    state: { scale: { spec: { replicas: 2 } } },
+  });
+  t.like(decide(scaleRemediation, sts), { kind: 'act', plan: { to: 3 } });
+  const ds = snapshot({ action: 'scale', workload: daemonSet(), state: { scale: undefined } });
+  t.like(decide(scaleRemediation, ds), { kind: 'stop', outcome: 'refused', reason: 'not-scalable' });
+  t.regex(
+    (decide(scaleRemediation, ds) as { message: string }).message,
+    /DaemonSet demo\/web runs one pod per node/,
+  );
 });

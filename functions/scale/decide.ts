@@ -1,16 +1,26 @@
-// scale's decision, pure: from the current replicas, the step and the maximum to a new replica count, or "at the
-// maximum"; a claim of this event is replayed with the target it recorded, never planned anew.
+// scale's decision, pure: from the current replicas (of a Deployment or StatefulSet), the step and the maximum to a
+// new replica count, or "at the maximum"; a claim of this event is replayed with the target it recorded, never
+// planned anew. A DaemonSet has no replicas: refused.
 import type { Admission, Snapshot, Verdict } from '../lib/engine.ts';
 import { MAX_REPLICAS_ANNOTATION, planScale } from '../lib/guards.ts';
 import type { V1Scale } from '../lib/kube.ts';
-import { workloadName } from '../lib/workload.ts';
+import { describeWorkload } from '../lib/workload.ts';
 
-export type ScaleState = { scale: V1Scale };
+// The scale subresource as read; undefined for a workload without one (a DaemonSet).
+export type ScaleState = { scale: V1Scale | undefined };
 export type ScalePlan = { to: number };
 
 export function decideScale(snapshot: Snapshot<ScaleState>, admission: Admission): Verdict<ScalePlan> {
-  const name = workloadName(snapshot.workload);
+  const name = describeWorkload(snapshot.workload);
   const max = snapshot.policy.maxReplicas;
+  if (!snapshot.state.scale) {
+    return {
+      kind: 'stop',
+      outcome: 'refused',
+      reason: 'not-scalable',
+      message: `${name} runs one pod per node and has no replicas to scale`,
+    };
+  }
   if (admission.kind === 'resume') {
     const to = Number(admission.record.detail?.to);
     // A record that names no sane target is never replayed.
@@ -31,7 +41,7 @@ export function decideScale(snapshot: Snapshot<ScaleState>, admission: Admission
       kind: 'stop',
       outcome: 'skipped',
       reason: 'at-maximum',
-      message: `Deployment ${name} has ${plan.current} replicas, at or above its maximum of ${plan.max} (${max.source === 'annotation' ? MAX_REPLICAS_ANNOTATION : 'SELFHEAL_MAX_REPLICAS'})`,
+      message: `${name} has ${plan.current} replicas, at or above its maximum of ${plan.max} (${max.source === 'annotation' ? MAX_REPLICAS_ANNOTATION : 'SELFHEAL_MAX_REPLICAS'})`,
       detail: { current: plan.current, max: plan.max },
     };
   }

@@ -4,12 +4,14 @@ import type { ActionDeps } from '../lib/decision.ts';
 import { type Effect, type Remediation, remediate, type Snapshot } from '../lib/engine.ts';
 import { SelfhealError } from '../lib/errors.ts';
 import type { Found } from '../lib/targets.ts';
-import { workloadMeta, workloadName } from '../lib/workload.ts';
+import { describeWorkload, workloadMeta } from '../lib/workload.ts';
 import { decideScale, type ScalePlan, type ScaleState } from './decide.ts';
 
 async function observe(deps: ActionDeps, found: Found): Promise<ScaleState> {
+  const { kind } = found.workload;
+  if (kind === 'DaemonSet') return { scale: undefined };
   const { namespace, name } = workloadMeta(found.workload);
-  return { scale: await deps.kube.readScale(namespace, name) };
+  return { scale: await deps.kube.readScale(kind, namespace, name) };
 }
 
 // Sets spec.replicas to `to` unless it is already there or above. The claim changed the workload (and so the
@@ -21,11 +23,16 @@ async function apply(
   dryRun: boolean,
 ): Promise<Effect> {
   const { namespace, name } = workloadMeta(snapshot.workload);
-  const where = workloadName(snapshot.workload);
+  const where = describeWorkload(snapshot.workload);
+  const kind = snapshot.workload.kind;
+  if (kind === 'DaemonSet' || !snapshot.state.scale) {
+    throw new SelfhealError('internal', `${where} has no scale subresource to change`);
+  }
   if (dryRun) {
     // Unconditional (no resourceVersion): a dry run changes nothing, so a concurrent write is no conflict.
     const current = snapshot.state.scale;
     await deps.kube.replaceScale(
+      kind,
       namespace,
       name,
       {
@@ -39,22 +46,23 @@ async function apply(
     return {
       kind: 'done',
       reason: 'dry-run',
-      message: `dry run: would scale Deployment ${where} from ${from} to ${to} replicas (maximum ${snapshot.policy.maxReplicas.value})`,
+      message: `dry run: would scale ${where} from ${from} to ${to} replicas (maximum ${snapshot.policy.maxReplicas.value})`,
     };
   }
-  const scale = await deps.kube.readScale(namespace, name);
+  const scale = await deps.kube.readScale(kind, namespace, name);
   const current = scale.spec?.replicas ?? 0;
   if (current >= to) {
     return {
       kind: 'done',
       reason: 'already-scaled',
-      message: `Deployment ${where} already has ${current} replicas (target ${to})`,
+      message: `${where} already has ${current} replicas (target ${to})`,
       detail: { from: current, to: current },
     };
   }
   await deps.beforeWrite?.('scale');
   try {
     await deps.kube.replaceScale(
+      kind,
       namespace,
       name,
       { ...scale, spec: { ...scale.spec, replicas: to } },
@@ -67,7 +75,7 @@ async function apply(
   return {
     kind: 'done',
     reason: 'scaled',
-    message: `scaled Deployment ${where} from ${current} to ${to} replicas`,
+    message: `scaled ${where} from ${current} to ${to} replicas`,
     detail: { from: current, to },
   };
 }
