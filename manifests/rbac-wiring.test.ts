@@ -157,10 +157,12 @@ for (const platform of ['openfaas', 'knative'] as const) {
           }
         }
       }
-      t.false(
-        await may(id, allowedNs.name, 'delete', 'apps', 'deployments'),
-        `${id.fn} may not delete Deployments`,
-      );
+      for (const workloads of ['deployments', 'statefulsets', 'daemonsets']) {
+        t.false(
+          await may(id, allowedNs.name, 'delete', 'apps', workloads),
+          `${id.fn} may not delete ${workloads}`,
+        );
+      }
     }
   });
 }

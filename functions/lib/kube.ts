@@ -12,14 +12,37 @@ import type {
   ObservableMiddleware,
   RequestContext,
   ResponseContext,
+  V1DaemonSet,
   V1Deployment,
   V1Pod,
   V1ReplicaSet,
   V1Scale,
+  V1StatefulSet,
 } from '@kubernetes/client-node';
 import { fromKubernetesError, type KubeOperation, SelfhealError } from './errors.ts';
 
-export type { CoreV1Event, KubeConfig, V1Deployment, V1Pod, V1ReplicaSet, V1Scale };
+export type {
+  CoreV1Event,
+  KubeConfig,
+  V1DaemonSet,
+  V1Deployment,
+  V1Pod,
+  V1ReplicaSet,
+  V1Scale,
+  V1StatefulSet,
+};
+
+// The workloads selfheal acts on (each replaces its pods itself), and those of them with a scale subresource.
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+export type ScalableKind = Exclude<WorkloadKind, 'DaemonSet'>;
+export type WorkloadObject = V1Deployment | V1StatefulSet | V1DaemonSet;
+
+const RESOURCE: Record<WorkloadKind, string> = {
+  Deployment: 'deployments',
+  StatefulSet: 'statefulsets',
+  DaemonSet: 'daemonsets',
+};
 
 export type WriteOptions = { dryRun: boolean };
 
@@ -51,16 +74,23 @@ export interface KubeOps {
     options: WriteOptions,
   ): Promise<PodEviction>;
   readReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined>;
-  readDeployment(namespace: string, name: string): Promise<V1Deployment | undefined>;
+  readWorkload(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadObject | undefined>;
   // A strategic-merge patch; a metadata.resourceVersion in the patch makes it conditional (409 on change).
-  patchDeployment(
+  patchWorkload(
+    kind: WorkloadKind,
     namespace: string,
     name: string,
     patch: object,
     options: WriteOptions,
-  ): Promise<V1Deployment>;
-  readScale(namespace: string, name: string): Promise<V1Scale>;
-  replaceScale(namespace: string, name: string, scale: V1Scale, options: WriteOptions): Promise<V1Scale>;
+  ): Promise<WorkloadObject>;
+  readScale(kind: ScalableKind, namespace: string, name: string): Promise<V1Scale>;
+  replaceScale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    scale: V1Scale,
+    options: WriteOptions,
+  ): Promise<V1Scale>;
   // `timeoutMs` bounds this write alone (an Event must never hold an answer as long as the action itself).
   createEvent(namespace: string, event: CoreV1Event, timeoutMs?: number): Promise<'created' | 'exists'>;
 }
@@ -235,28 +265,33 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
       read({ verb: 'get', resource: 'replicasets', namespace, name }, () =>
         apps.readNamespacedReplicaSet({ namespace, name }, options()),
       ),
-    readDeployment: (namespace, name) =>
-      read({ verb: 'get', resource: 'deployments', namespace, name }, () =>
-        apps.readNamespacedDeployment({ namespace, name }, options()),
+    readWorkload: (kind, namespace, name) =>
+      read({ verb: 'get', resource: RESOURCE[kind], namespace, name }, (): Promise<WorkloadObject> => {
+        const params = { namespace, name };
+        if (kind === 'StatefulSet') return apps.readNamespacedStatefulSet(params, options());
+        if (kind === 'DaemonSet') return apps.readNamespacedDaemonSet(params, options());
+        return apps.readNamespacedDeployment(params, options());
+      }),
+    patchWorkload: (kind, namespace, name, patch, o) =>
+      call({ verb: 'patch', resource: RESOURCE[kind], namespace, name }, (): Promise<WorkloadObject> => {
+        const params = { namespace, name, body: patch, dryRun: dry(o), fieldManager: 'selfheal' };
+        if (kind === 'StatefulSet') return apps.patchNamespacedStatefulSet(params, options(STRATEGIC_MERGE));
+        if (kind === 'DaemonSet') return apps.patchNamespacedDaemonSet(params, options(STRATEGIC_MERGE));
+        return apps.patchNamespacedDeployment(params, options(STRATEGIC_MERGE));
+      }),
+    readScale: (kind, namespace, name) =>
+      call({ verb: 'get', resource: `${RESOURCE[kind]}/scale`, namespace, name }, () =>
+        kind === 'StatefulSet'
+          ? apps.readNamespacedStatefulSetScale({ namespace, name }, options())
+          : apps.readNamespacedDeploymentScale({ namespace, name }, options()),
       ),
-    patchDeployment: (namespace, name, patch, o) =>
-      call({ verb: 'patch', resource: 'deployments', namespace, name }, () =>
-        apps.patchNamespacedDeployment(
-          { namespace, name, body: patch, dryRun: dry(o), fieldManager: 'selfheal' },
-          options(STRATEGIC_MERGE),
-        ),
-      ),
-    readScale: (namespace, name) =>
-      call({ verb: 'get', resource: 'deployments/scale', namespace, name }, () =>
-        apps.readNamespacedDeploymentScale({ namespace, name }, options()),
-      ),
-    replaceScale: (namespace, name, scale, o) =>
-      call({ verb: 'update', resource: 'deployments/scale', namespace, name }, () =>
-        apps.replaceNamespacedDeploymentScale(
-          { namespace, name, body: scale, dryRun: dry(o), fieldManager: 'selfheal' },
-          options(),
-        ),
-      ),
+    replaceScale: (kind, namespace, name, scale, o) =>
+      call({ verb: 'update', resource: `${RESOURCE[kind]}/scale`, namespace, name }, () => {
+        const params = { namespace, name, body: scale, dryRun: dry(o), fieldManager: 'selfheal' };
+        return kind === 'StatefulSet'
+          ? apps.replaceNamespacedStatefulSetScale(params, options())
+          : apps.replaceNamespacedDeploymentScale(params, options());
+      }),
     async createEvent(namespace, event, eventTimeoutMs) {
       try {
         await call({ verb: 'create', resource: 'events', namespace }, () =>

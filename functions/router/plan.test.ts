@@ -79,6 +79,25 @@ test('targets come from labels: restart-pod needs a pod, the others prefer the d
   t.like(planAlert(alert({ pod: 'Web_1' }), options), { kind: 'rejected', reason: 'invalid-target' });
 });
 
+test('a statefulset or daemonset label names the workload as a deployment label does; restart-pod keeps the pod', (t) => {
+  t.like(planAlert(alert({ action: 'scale', statefulset: 'db' }), options), {
+    kind: 'deliver',
+    target: { kind: 'StatefulSet', name: 'db' },
+  });
+  t.like(planAlert(alert({ action: 'redeploy', daemonset: 'agent' }), options), {
+    kind: 'deliver',
+    target: { kind: 'DaemonSet', name: 'agent' },
+  });
+  t.like(planAlert(alert({ action: 'restart-pod', statefulset: 'db' }), options), {
+    kind: 'deliver',
+    target: { kind: 'Pod', name: 'web-1' },
+  });
+  t.like(planAlert(alert({ action: 'redeploy', statefulset: 'Db!' }), options), {
+    kind: 'rejected',
+    reason: 'invalid-target',
+  });
+});
+
 test('namespaces outside the allow-list are rejected, whatever the labels claim', (t) => {
   t.like(planAlert(alert({ namespace: 'kube-system' }), { ...options, namespaces: ['demo'] }), {
     kind: 'rejected',

@@ -60,32 +60,39 @@ export function chooseAction(
   };
 }
 
-// The object an action works on, from the alert's namespace and pod/deployment labels.
+// The workload labels an alert may carry (kube-state-metrics' names), in order of preference.
+const WORKLOAD_LABELS = [
+  ['deployment', 'Deployment'],
+  ['statefulset', 'StatefulSet'],
+  ['daemonset', 'DaemonSet'],
+] as const;
+
+// The object an action works on, from the alert's namespace and pod/deployment/statefulset/daemonset labels.
 export function chooseTarget(
   alert: Alert,
   action: ActionName,
 ): { target: Target } | { reason: string; message: string } {
-  const { namespace, pod, deployment } = alert.labels;
+  const { namespace, pod } = alert.labels;
   if (!namespace) return { reason: 'no-target', message: 'the alert has no namespace label' };
-  const byPod = action === 'restart-pod' || !deployment;
-  const name = byPod ? pod : deployment;
+  const workload = WORKLOAD_LABELS.find(([label]) => alert.labels[label]);
+  const byPod = action === 'restart-pod' || !workload;
+  const [label, kind] = byPod ? (['pod', 'Pod'] as const) : (workload as (typeof WORKLOAD_LABELS)[number]);
+  const name = byPod ? pod : alert.labels[label];
   if (!name) {
     return {
       reason: 'no-target',
       message:
         action === 'restart-pod'
           ? 'restart-pod needs a pod label'
-          : `${action} needs a deployment or pod label`,
+          : `${action} needs a deployment, statefulset, daemonset or pod label`,
     };
   }
   const problems = [
     ...(namespaceName.safeParse(namespace).success ? [] : [`namespace "${namespace}" is not a valid name`]),
-    ...(objectName.safeParse(name).success
-      ? []
-      : [`${byPod ? 'pod' : 'deployment'} "${name}" is not a valid name`]),
+    ...(objectName.safeParse(name).success ? [] : [`${label} "${name}" is not a valid name`]),
   ];
   if (problems.length > 0) return { reason: 'invalid-target', message: problems.join('; ') };
-  return { target: { namespace, kind: byPod ? 'Pod' : 'Deployment', name } };
+  return { target: { namespace, kind, name } };
 }
 
 export function summarize(alert: Alert): AlertSummary {
