@@ -73,7 +73,7 @@ async function startRouter(t: ExecutionContext, actionUrl: string, env: Env = {}
     SELFHEAL_WEBHOOK_TOKEN: TOKEN,
     SELFHEAL_SINK: 'direct',
     SELFHEAL_ACTION_URLS: `restart-pod=${actionUrl},redeploy=${actionUrl},scale=${actionUrl}`,
-    SELFHEAL_DELIVERY_TIMEOUT_MS: '5000',
+    SELFHEAL_DELIVERY_TIMEOUT_MS: '30000',
     SELFHEAL_NAMESPACES: '*',
     SELFHEAL_ACTION_AUTH: 'platform',
     // Not what these tests are about (storm.test.ts is): room for a busy machine.
