@@ -3,13 +3,16 @@
 // its token Secret), Alertmanager and the router reach the functions through the gateway's /function/<name> path,
 // and one scenario of each action heals.
 import { existsSync } from 'node:fs';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import test from 'ava';
 import { runScenario } from '../../playground/run-scenario.ts';
 import { SCENARIOS, type ScenarioName } from '../../playground/scenarios.ts';
 import { type PlaygroundProcess, startPlaygroundProcess, tail } from './playground-process.ts';
 
 let playground: PlaygroundProcess | undefined;
+/** Restarts of each function pod once the loop was armed: CE's liveness may kill a slow start, never a ready one. */
+const restartsWhenArmed = new Map<string, number>();
+const restartCount = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.restartCount ?? 0;
 
 test.before(async () => {
   playground = await startPlaygroundProcess(['--fast', '--platform', 'openfaas-ce']);
@@ -43,6 +46,7 @@ test.serial(
       'scale',
     ]);
     for (const pod of pods.items) {
+      restartsWhenArmed.set(pod.metadata?.name ?? '', restartCount(pod));
       t.is(pod.spec?.serviceAccountName, 'default');
       t.like(pod.spec?.containers[0]?.readinessProbe, { httpGet: { path: '/_/health', port: 8080 } });
     }
@@ -56,11 +60,12 @@ test.serial(
       t.is(response.status, 401, `${name} answers through the gateway path, and wants its token`);
     }
     t.regex(playground.output(), /on OpenFaaS CE in openfaas-fn, through the gateway stand-in/);
+    t.log(`restarts before the loop was armed: ${JSON.stringify(Object.fromEntries(restartsWhenArmed))}`);
   },
 );
 
 // One scenario per action, the quickest of each.
-const ORDER: ScenarioName[] = ['errors', 'crash-loop', 'cpu'];
+const ORDER: ScenarioName[] = ['cpu', 'errors', 'crash-loop'];
 for (const name of ORDER) {
   const scenario = SCENARIOS[name];
   test.serial(
@@ -85,17 +90,16 @@ for (const name of ORDER) {
   );
 }
 
-test.serial('the functions never restarted, and Ctrl-C leaves nothing behind', async (t) => {
+test.serial('the functions were not restarted while healing, and Ctrl-C leaves nothing behind', async (t) => {
   if (!playground) throw new Error('the playground did not start');
   const { state } = playground;
   const pods = await kubeConfig(state.kubeconfig)
     .makeApiClient(CoreV1Api)
     .listNamespacedPod({ namespace: 'openfaas-fn' });
   t.deepEqual(
-    pods.items
-      .filter((p) => p.status?.containerStatuses?.some((c) => c.restartCount > 0))
-      .map((p) => p.metadata?.name),
-    [],
+    Object.fromEntries(pods.items.map((p) => [p.metadata?.name, restartCount(p)])),
+    Object.fromEntries(restartsWhenArmed),
+    'the same pods, with the restart counts they had when the loop was armed',
   );
   const code = await playground.stop();
   t.is(code, 0, tail(playground.output()));
