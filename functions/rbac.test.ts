@@ -11,7 +11,14 @@ import {
 import test from 'ava';
 import { serviceAccountKubeConfig, useNamespace } from '../test/helpers/cluster.ts';
 import type { FunctionName } from './lib/config.ts';
-import { applyRbac, createDeployment, rbacManifests, waitForPods } from './test-helpers.ts';
+import {
+  applyRbac,
+  createDaemonSet,
+  createDeployment,
+  createStatefulSet,
+  rbacManifests,
+  waitForPods,
+} from './test-helpers.ts';
 
 type Clients = { core: CoreV1Api; apps: AppsV1Api; policy: PolicyV1Api };
 type Where = {
@@ -67,6 +74,28 @@ const OPERATIONS: Record<string, (c: Clients, w: Where) => Promise<unknown>> = {
       dryRun: 'All',
       body: { metadata: { name: 'web', namespace: w.ns }, spec: { replicas: 2 } },
     }),
+  'get statefulsets': (c, w) => c.apps.readNamespacedStatefulSet({ namespace: w.ns, name: 'web' }),
+  'patch statefulsets': (c, w) =>
+    c.apps.patchNamespacedStatefulSet(
+      { namespace: w.ns, name: 'web', body: annotate, dryRun: 'All' },
+      mergePatch,
+    ),
+  'delete statefulsets': (c, w) =>
+    c.apps.deleteNamespacedStatefulSet({ namespace: w.ns, name: 'web', body: { dryRun: ['All'] } }),
+  'get statefulsets/scale': (c, w) => c.apps.readNamespacedStatefulSetScale({ namespace: w.ns, name: 'web' }),
+  'update statefulsets/scale': (c, w) =>
+    c.apps.replaceNamespacedStatefulSetScale({
+      namespace: w.ns,
+      name: 'web',
+      dryRun: 'All',
+      body: { metadata: { name: 'web', namespace: w.ns }, spec: { replicas: 1 } },
+    }),
+  'get daemonsets': (c, w) => c.apps.readNamespacedDaemonSet({ namespace: w.ns, name: 'web' }),
+  'patch daemonsets': (c, w) =>
+    c.apps.patchNamespacedDaemonSet(
+      { namespace: w.ns, name: 'web', body: annotate, dryRun: 'All' },
+      mergePatch,
+    ),
   'create pods/eviction': (c, w) =>
     c.core.createNamespacedPodEviction({
       namespace: w.ns,
@@ -115,9 +144,23 @@ const ALLOWED: Record<FunctionName, string[]> = {
     'get replicasets',
     'get deployments',
     'patch deployments',
+    'get statefulsets',
+    'patch statefulsets',
+    'get daemonsets',
+    'patch daemonsets',
     'create events',
   ],
-  redeploy: ['get pods', 'get replicasets', 'get deployments', 'patch deployments', 'create events'],
+  redeploy: [
+    'get pods',
+    'get replicasets',
+    'get deployments',
+    'patch deployments',
+    'get statefulsets',
+    'patch statefulsets',
+    'get daemonsets',
+    'patch daemonsets',
+    'create events',
+  ],
   scale: [
     'get pods',
     'get replicasets',
@@ -125,6 +168,11 @@ const ALLOWED: Record<FunctionName, string[]> = {
     'patch deployments',
     'get deployments/scale',
     'update deployments/scale',
+    'get statefulsets',
+    'patch statefulsets',
+    'get statefulsets/scale',
+    'update statefulsets/scale',
+    'get daemonsets',
     'create events',
   ],
 };
@@ -159,6 +207,8 @@ test("each function's ServiceAccount may do what it needs and nothing else", asy
     body: { metadata: { name: 'credentials' }, stringData: { password: 'x' } },
   });
   await createDeployment(kc, ns, 'web', { replicas: 1 });
+  await createStatefulSet(kc, ns, 'web', { replicas: 1, app: 'web-sts' });
+  await createDaemonSet(kc, ns, 'web', { app: 'web-ds' });
   await createDeployment(kc, other, 'web', { replicas: 1 });
   const [pod] = await waitForPods(kc, ns, 'web', 1);
   const [otherPod] = await waitForPods(kc, other, 'web', 1);

@@ -1,22 +1,27 @@
 // Test support for the actions against the real control plane: the functions' RBAC applied into a test
-// namespace, opted-in Deployments, and an action started under faas-js-runtime with its own ServiceAccount.
+// namespace, opted-in Deployments, StatefulSets and DaemonSets (with a test node), and an action started under
+// faas-js-runtime with its own ServiceAccount.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   type KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
   setHeaderOptions,
+  type V1DaemonSet,
   type V1Deployment,
   type V1Pod,
+  type V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { ExecutionContext } from 'ava';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import { parseAllDocuments } from 'yaml';
+import { NodeHeartbeat, registerNode } from '../playground/agent/node.ts';
 import { serviceAccountKubeConfig } from '../test/helpers/cluster.ts';
 import { eventually } from '../test/helpers/wait.ts';
 import type { ActionLogic } from './lib/action.ts';
@@ -208,6 +213,7 @@ export async function startAction(
     host: '127.0.0.1',
     port: 0,
     bodyLimit: config.maxBodyBytes,
+    maxInflight: config.maxInflight,
     log,
   });
   t.teardown(() => running.close());
@@ -222,4 +228,113 @@ export async function eventsAbout(kc: KubeConfig, namespace: string, name: strin
     fieldSelector: `involvedObject.name=${name}`,
   });
   return items.filter((e) => e.reportingComponent?.startsWith('selfheal/'));
+}
+
+export type SetOptions = {
+  replicas?: number;
+  optIn?: boolean;
+  // The pods' `app` label (default: the name).
+  app?: string;
+  onDelete?: boolean;
+};
+
+const optInLabels = (optIn: boolean, app: string): Record<string, string> =>
+  optIn ? { 'selfheal.dev/enabled': 'true', app } : { app };
+
+// An opted-in StatefulSet whose pods start in parallel (no wait for the previous ordinal to become Ready).
+export async function createStatefulSet(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  { replicas = 2, optIn = true, app = name, onDelete = false }: SetOptions = {},
+): Promise<V1StatefulSet> {
+  return kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({
+    namespace,
+    body: {
+      metadata: { name, labels: optInLabels(optIn, app) },
+      spec: {
+        replicas,
+        serviceName: name,
+        podManagementPolicy: 'Parallel',
+        selector: { matchLabels: { app } },
+        updateStrategy: onDelete ? { type: 'OnDelete' } : { type: 'RollingUpdate' },
+        template: {
+          metadata: { labels: { app } },
+          spec: { containers: [{ name: 'app', image: 'registry.invalid/selfheal/app:1' }] },
+        },
+      },
+    },
+  });
+}
+
+// An opted-in DaemonSet; `node` pins it to one test node and tolerates that node's taint (see useNode).
+export async function createDaemonSet(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  { optIn = true, app = name, node }: SetOptions & { node?: TestNode } = {},
+): Promise<V1DaemonSet> {
+  return kc.makeApiClient(AppsV1Api).createNamespacedDaemonSet({
+    namespace,
+    body: {
+      metadata: { name, labels: optInLabels(optIn, app) },
+      spec: {
+        selector: { matchLabels: { app } },
+        template: {
+          metadata: { labels: { app } },
+          spec: {
+            containers: [{ name: 'app', image: 'registry.invalid/selfheal/app:1' }],
+            ...(node
+              ? {
+                  nodeSelector: { 'kubernetes.io/hostname': node.name },
+                  tolerations: [{ key: node.taint, operator: 'Exists', effect: 'NoSchedule' }],
+                }
+              : {}),
+          },
+        },
+      },
+    },
+  });
+}
+
+export type TestNode = { name: string; taint: string };
+
+// A Node of its own for this test, kept Ready by heartbeats (its Lease), tainted so that only pods tolerating it
+// (a DaemonSet of this test) land there; removed when the test ends. There is no kubelet: a test finishes the
+// graceful deletion of a pod bound to it (finishDeletion), as a kubelet would once the containers stopped.
+export async function useNode(t: ExecutionContext, kc: KubeConfig): Promise<TestNode> {
+  const name = `selfheal-test-${randomBytes(3).toString('hex')}`;
+  const taint = 'selfheal.dev/test-node';
+  const core = kc.makeApiClient(CoreV1Api);
+  const spec = {
+    nodeName: name,
+    nodeIP: '127.0.0.1',
+    kubeletPort: 10250,
+    labels: {},
+    taints: [{ key: taint, value: name, effect: 'NoSchedule' }],
+    capacity: { cpu: '4', memory: '8Gi', pods: '20' },
+  };
+  const node = await registerNode(core, spec);
+  const heartbeat = new NodeHeartbeat(
+    core,
+    kc.makeApiClient(CoordinationV1Api),
+    node,
+    spec,
+    { leaseSeconds: 40, renewSeconds: 5, statusSeconds: 10 },
+    () => {},
+  );
+  await heartbeat.renewLease();
+  t.teardown(async () => {
+    heartbeat.stop();
+    await heartbeat.deregister();
+  });
+  return { name, taint };
+}
+
+// What a kubelet does once a deleted pod's containers stopped: removes the pod for good.
+export async function finishDeletion(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+  await kc
+    .makeApiClient(CoreV1Api)
+    .deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 })
+    .catch(() => {});
 }

@@ -39,7 +39,7 @@ export const objectName = z
 
 export const targetSchema = z.strictObject({
   namespace: namespaceName,
-  kind: z.enum(['Pod', 'Deployment']),
+  kind: z.enum(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet']),
   name: objectName,
 });
 export type Target = z.infer<typeof targetSchema>;

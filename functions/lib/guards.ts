@@ -17,13 +17,13 @@ export function checkNamespace(namespace: string, allowed: NamespaceAllowList): 
 }
 
 export function checkOptIn(
-  deployment: { namespace: string; name: string },
+  workload: { kind?: string; namespace: string; name: string },
   labels: Record<string, string> | undefined,
 ): Refusal | undefined {
   if (labels?.[OPT_IN_LABEL] === 'true') return undefined;
   return {
     reason: 'not-opted-in',
-    message: `Deployment ${deployment.namespace}/${deployment.name} does not carry the label ${OPT_IN_LABEL}: "true"`,
+    message: `${workload.kind ?? 'Deployment'} ${workload.namespace}/${workload.name} does not carry the label ${OPT_IN_LABEL}: "true"`,
   };
 }
 
@@ -58,6 +58,8 @@ export function resolveIntOrPercent(
 }
 
 export type RestartBudgetInput = {
+  // The workload's kind, as the message names it (default Deployment).
+  kind?: string;
   replicas: number;
   // Available pods counted from a live list (countAvailable), never a controller-written status.
   availableReplicas: number;
@@ -80,7 +82,7 @@ export function checkRestartBudget(input: RestartBudgetInput): Refusal | undefin
   if (after >= minReady) return undefined;
   return {
     reason: 'disruption-budget',
-    message: `restarting a ready pod would leave ${after} available replica(s); the Deployment requires ${minReady} (replicas ${input.replicas} − maxUnavailable ${maxUnavailable})`,
+    message: `restarting a ready pod would leave ${after} available replica(s); the ${input.kind ?? 'Deployment'} requires ${minReady} (replicas ${input.replicas} − maxUnavailable ${maxUnavailable})`,
   };
 }
 

@@ -1,9 +1,9 @@
 // The Kubernetes operations the actions need, over @kubernetes/client-node (in a pod: in-cluster config;
 // outside: KUBECONFIG). The client is imported lazily, so modules that never call createKube never load it.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type {
   AppsV1Api,
   CoreV1Api,
@@ -12,14 +12,37 @@ import type {
   ObservableMiddleware,
   RequestContext,
   ResponseContext,
+  V1DaemonSet,
   V1Deployment,
   V1Pod,
   V1ReplicaSet,
   V1Scale,
+  V1StatefulSet,
 } from '@kubernetes/client-node';
 import { fromKubernetesError, type KubeOperation, SelfhealError } from './errors.ts';
 
-export type { CoreV1Event, KubeConfig, V1Deployment, V1Pod, V1ReplicaSet, V1Scale };
+export type {
+  CoreV1Event,
+  KubeConfig,
+  V1DaemonSet,
+  V1Deployment,
+  V1Pod,
+  V1ReplicaSet,
+  V1Scale,
+  V1StatefulSet,
+};
+
+// The workloads selfheal acts on (each replaces its pods itself), and those of them with a scale subresource.
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+export type ScalableKind = Exclude<WorkloadKind, 'DaemonSet'>;
+export type WorkloadObject = V1Deployment | V1StatefulSet | V1DaemonSet;
+
+const RESOURCE: Record<WorkloadKind, string> = {
+  Deployment: 'deployments',
+  StatefulSet: 'statefulsets',
+  DaemonSet: 'daemonsets',
+};
 
 export type WriteOptions = { dryRun: boolean };
 
@@ -51,21 +74,34 @@ export interface KubeOps {
     options: WriteOptions,
   ): Promise<PodEviction>;
   readReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined>;
-  readDeployment(namespace: string, name: string): Promise<V1Deployment | undefined>;
+  readWorkload(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadObject | undefined>;
   // A strategic-merge patch; a metadata.resourceVersion in the patch makes it conditional (409 on change).
-  patchDeployment(
+  patchWorkload(
+    kind: WorkloadKind,
     namespace: string,
     name: string,
     patch: object,
     options: WriteOptions,
-  ): Promise<V1Deployment>;
-  readScale(namespace: string, name: string): Promise<V1Scale>;
-  replaceScale(namespace: string, name: string, scale: V1Scale, options: WriteOptions): Promise<V1Scale>;
+  ): Promise<WorkloadObject>;
+  readScale(kind: ScalableKind, namespace: string, name: string): Promise<V1Scale>;
+  replaceScale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    scale: V1Scale,
+    options: WriteOptions,
+  ): Promise<V1Scale>;
   // `timeoutMs` bounds this write alone (an Event must never hold an answer as long as the action itself).
   createEvent(namespace: string, event: CoreV1Event, timeoutMs?: number): Promise<'created' | 'exists'>;
 }
 
-export type KubeSource = { kubeconfig?: string | undefined; kubeConfig?: KubeConfig };
+// tokenFile: act as the ServiceAccount whose token this file holds (a token Secret mounted as an OpenFaaS secret),
+// whatever identity the pod runs as; the cluster still comes from KUBECONFIG or the in-cluster config.
+export type KubeSource = {
+  kubeconfig?: string | undefined;
+  kubeConfig?: KubeConfig;
+  tokenFile?: string | undefined;
+};
 
 const STRATEGIC_MERGE = 'application/strategic-merge-patch+json';
 
@@ -94,6 +130,35 @@ export async function loadKubeConfig(source: KubeSource): Promise<KubeConfig> {
       'no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a service account',
     );
   }
+  return source.tokenFile ? withTokenFile(kc, source.tokenFile) : kc;
+}
+
+// The same cluster, authenticated by the token in `tokenFile`, re-read as client-node does for in-cluster tokens (a
+// token with surrounding whitespace, as `kubectl create token | faas-cli secret create` may leave, is read once,
+// trimmed). A ServiceAccount token Secret carries the cluster CA as ca.crt beside the token: used when present, so
+// the pod's own service account mount is not needed at all.
+function withTokenFile(kc: KubeConfig, tokenFile: string): KubeConfig {
+  let text = '';
+  try {
+    text = readFileSync(tokenFile, 'utf8');
+  } catch (err) {
+    throw new SelfhealError(
+      'invalid',
+      `SELFHEAL_KUBE_TOKEN_FILE: cannot read ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+  const token = text.trim();
+  if (!token) throw new SelfhealError('invalid', `SELFHEAL_KUBE_TOKEN_FILE: ${tokenFile} is empty`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) return kc;
+  const ca = join(dirname(tokenFile), 'ca.crt');
+  const { caData: _data, caFile: _file, ...rest } = cluster;
+  kc.loadFromClusterAndUser(
+    existsSync(ca) ? { ...rest, caFile: ca } : cluster,
+    token === text
+      ? { name: 'selfheal-token-file', authProvider: { name: 'tokenFile', config: { tokenFile } } }
+      : { name: 'selfheal-token-file', token },
+  );
   return kc;
 }
 
@@ -200,28 +265,33 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
       read({ verb: 'get', resource: 'replicasets', namespace, name }, () =>
         apps.readNamespacedReplicaSet({ namespace, name }, options()),
       ),
-    readDeployment: (namespace, name) =>
-      read({ verb: 'get', resource: 'deployments', namespace, name }, () =>
-        apps.readNamespacedDeployment({ namespace, name }, options()),
+    readWorkload: (kind, namespace, name) =>
+      read({ verb: 'get', resource: RESOURCE[kind], namespace, name }, (): Promise<WorkloadObject> => {
+        const params = { namespace, name };
+        if (kind === 'StatefulSet') return apps.readNamespacedStatefulSet(params, options());
+        if (kind === 'DaemonSet') return apps.readNamespacedDaemonSet(params, options());
+        return apps.readNamespacedDeployment(params, options());
+      }),
+    patchWorkload: (kind, namespace, name, patch, o) =>
+      call({ verb: 'patch', resource: RESOURCE[kind], namespace, name }, (): Promise<WorkloadObject> => {
+        const params = { namespace, name, body: patch, dryRun: dry(o), fieldManager: 'selfheal' };
+        if (kind === 'StatefulSet') return apps.patchNamespacedStatefulSet(params, options(STRATEGIC_MERGE));
+        if (kind === 'DaemonSet') return apps.patchNamespacedDaemonSet(params, options(STRATEGIC_MERGE));
+        return apps.patchNamespacedDeployment(params, options(STRATEGIC_MERGE));
+      }),
+    readScale: (kind, namespace, name) =>
+      call({ verb: 'get', resource: `${RESOURCE[kind]}/scale`, namespace, name }, () =>
+        kind === 'StatefulSet'
+          ? apps.readNamespacedStatefulSetScale({ namespace, name }, options())
+          : apps.readNamespacedDeploymentScale({ namespace, name }, options()),
       ),
-    patchDeployment: (namespace, name, patch, o) =>
-      call({ verb: 'patch', resource: 'deployments', namespace, name }, () =>
-        apps.patchNamespacedDeployment(
-          { namespace, name, body: patch, dryRun: dry(o), fieldManager: 'selfheal' },
-          options(STRATEGIC_MERGE),
-        ),
-      ),
-    readScale: (namespace, name) =>
-      call({ verb: 'get', resource: 'deployments/scale', namespace, name }, () =>
-        apps.readNamespacedDeploymentScale({ namespace, name }, options()),
-      ),
-    replaceScale: (namespace, name, scale, o) =>
-      call({ verb: 'update', resource: 'deployments/scale', namespace, name }, () =>
-        apps.replaceNamespacedDeploymentScale(
-          { namespace, name, body: scale, dryRun: dry(o), fieldManager: 'selfheal' },
-          options(),
-        ),
-      ),
+    replaceScale: (kind, namespace, name, scale, o) =>
+      call({ verb: 'update', resource: `${RESOURCE[kind]}/scale`, namespace, name }, () => {
+        const params = { namespace, name, body: scale, dryRun: dry(o), fieldManager: 'selfheal' };
+        return kind === 'StatefulSet'
+          ? apps.replaceNamespacedStatefulSetScale(params, options())
+          : apps.replaceNamespacedDeploymentScale(params, options());
+      }),
     async createEvent(namespace, event, eventTimeoutMs) {
       try {
         await call({ verb: 'create', resource: 'events', namespace }, () =>

@@ -1,13 +1,15 @@
-// Finding what an action acts on: a Deployment by name, or a pod's Deployment through its owner references
-// (Pod → ReplicaSet → Deployment), with the opt-in and namespace checks of the safety model.
-import type { Decision } from './action.ts';
+// Finding what an action acts on: the workload a target names, directly or through a pod's owner references
+// (Pod → ReplicaSet → Deployment); a pod nothing would bring back is refused.
+import type { Decision } from './decision.ts';
 import type { Target } from './events.ts';
-import { checkNamespace, checkOptIn, type NamespaceAllowList } from './guards.ts';
-import type { KubeOps, V1Deployment, V1Pod, V1ReplicaSet } from './kube.ts';
+import { checkNamespace, type NamespaceAllowList } from './guards.ts';
+import type { KubeOps, V1Pod } from './kube.ts';
 import type { ObjectRef } from './kube-events.ts';
+import { readWorkload, type Workload } from './workload.ts';
 
-export type Resolved = { deployment: V1Deployment; pod?: V1Pod; replicaSet?: V1ReplicaSet };
-export type Resolution = ({ ok: true } & Resolved) | { ok: false; decision: Decision };
+// The workload, the pod the target named (if it named one) and the controller that replaces that pod.
+export type Found = { workload: Workload; pod?: V1Pod | undefined; replacedBy?: string | undefined };
+export type Resolution = ({ ok: true } & Found) | { ok: false; decision: Decision };
 
 export function podRef(pod: V1Pod): ObjectRef {
   return {
@@ -17,20 +19,6 @@ export function podRef(pod: V1Pod): ObjectRef {
     name: pod.metadata?.name ?? '',
     uid: pod.metadata?.uid,
   };
-}
-
-export function deploymentRef(deployment: V1Deployment): ObjectRef {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace: deployment.metadata?.namespace ?? '',
-    name: deployment.metadata?.name ?? '',
-    uid: deployment.metadata?.uid,
-  };
-}
-
-export function deploymentName(deployment: V1Deployment): string {
-  return `${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
 }
 
 export function isPodReady(pod: V1Pod): boolean {
@@ -46,35 +34,42 @@ const refuse = (reason: string, message: string, involved?: ObjectRef): Resoluti
   decision: { outcome: 'refused', reason, message, involved },
 });
 
-function controllerOf(
-  meta:
-    | {
-        ownerReferences?: Array<{
-          controller?: boolean;
-          kind: string;
-          name: string;
-          uid: string;
-          apiVersion: string;
-        }>;
-      }
-    | undefined,
-  kind: string,
-) {
+type OwnerRef = { controller?: boolean; kind: string; name: string; uid: string; apiVersion: string };
+
+function controllerOf(meta: { ownerReferences?: OwnerRef[] } | undefined, kind: string) {
   return meta?.ownerReferences?.find(
     (r) => r.controller === true && r.kind === kind && r.apiVersion.startsWith('apps/'),
   );
 }
 
-// The pod's Deployment, or why there is none to act on.
+// The pod's workload, or why there is none to act on: a Deployment's pod through its ReplicaSet, a StatefulSet's or
+// DaemonSet's pod directly. A Job's pod, a bare pod, or a pod of anything else is refused.
 export async function resolvePodOwner(kube: KubeOps, pod: V1Pod): Promise<Resolution> {
   const ref = podRef(pod);
   const where = `${ref.namespace}/${ref.name}`;
-  const rsRef = controllerOf(pod.metadata, 'ReplicaSet');
-  if (!rsRef) {
+  const owner = pod.metadata?.ownerReferences?.find((r) => r.controller === true);
+  if (!owner) {
     const owners = pod.metadata?.ownerReferences?.map((o) => `${o.kind} ${o.name}`).join(', ');
     return refuse(
       'not-managed',
-      `pod ${where} is not managed by a Deployment's ReplicaSet (${owners ? `owned by ${owners}` : 'a bare pod'}); deleting it would not bring it back`,
+      `pod ${where} is not managed by a Deployment, StatefulSet or DaemonSet (${owners ? `owned by ${owners}` : 'a bare pod'}); deleting it would not bring it back`,
+      ref,
+    );
+  }
+  const direct = controllerOf(pod.metadata, 'StatefulSet') ?? controllerOf(pod.metadata, 'DaemonSet');
+  if (direct) {
+    const kind = direct.kind as 'StatefulSet' | 'DaemonSet';
+    const workload = await readWorkload(kube, kind, ref.namespace, direct.name);
+    if (!workload || workload.object.metadata?.uid !== direct.uid) {
+      return skip('gone', `${kind} ${ref.namespace}/${direct.name} of pod ${where} no longer exists`, ref);
+    }
+    return { ok: true, workload, pod, replacedBy: `${kind} ${direct.name}` };
+  }
+  const rsRef = controllerOf(pod.metadata, 'ReplicaSet');
+  if (!rsRef) {
+    return refuse(
+      'unsupported-kind',
+      `pod ${where} belongs to ${owner.kind} ${owner.name}; selfheal acts on pods of Deployments, StatefulSets and DaemonSets only (a ${owner.kind} decides itself whether its pods run again)`,
       ref,
     );
   }
@@ -90,51 +85,27 @@ export async function resolvePodOwner(kube: KubeOps, pod: V1Pod): Promise<Resolu
       ref,
     );
   }
-  const deployment = await kube.readDeployment(ref.namespace, depRef.name);
-  if (!deployment || deployment.metadata?.uid !== depRef.uid) {
+  const workload = await readWorkload(kube, 'Deployment', ref.namespace, depRef.name);
+  if (!workload || workload.object.metadata?.uid !== depRef.uid) {
     return skip('gone', `Deployment ${ref.namespace}/${depRef.name} of pod ${where} no longer exists`, ref);
   }
-  return { ok: true, deployment, pod, replicaSet };
+  return { ok: true, workload, pod, replacedBy: `ReplicaSet ${rsRef.name}` };
 }
 
-// The Deployment a target names (directly, or through a pod).
+// The workload a target names (directly, or through a pod).
 export async function resolveTarget(kube: KubeOps, target: Target): Promise<Resolution> {
-  if (target.kind === 'Deployment') {
-    const deployment = await kube.readDeployment(target.namespace, target.name);
-    if (!deployment) return skip('gone', `Deployment ${target.namespace}/${target.name} does not exist`);
-    return { ok: true, deployment };
+  if (target.kind !== 'Pod') {
+    const workload = await readWorkload(kube, target.kind, target.namespace, target.name);
+    if (!workload) return skip('gone', `${target.kind} ${target.namespace}/${target.name} does not exist`);
+    return { ok: true, workload };
   }
   const pod = await kube.readPod(target.namespace, target.name);
   if (!pod) return skip('pod-gone', `pod ${target.namespace}/${target.name} no longer exists`);
   return resolvePodOwner(kube, pod);
 }
 
-export type OptedIn =
-  | { ok: true; deployment: V1Deployment; involved: ObjectRef; name: string }
-  | { ok: false; decision: Decision };
-
-// The opted-in Deployment an action on `target` changes (with its Event reference and `namespace/name`), or the
-// decision that ends the action: gone, not managed, or not opted in.
-export async function resolveOptedInDeployment(kube: KubeOps, target: Target): Promise<OptedIn> {
-  const resolved = await resolveTarget(kube, target);
-  if (!resolved.ok) return resolved;
-  const { deployment } = resolved;
-  const involved = deploymentRef(deployment);
-  const refused = optInDecision(deployment, involved);
-  if (refused) return { ok: false, decision: refused };
-  return { ok: true, deployment, involved, name: deploymentName(deployment) };
-}
-
 export function namespaceDecision(target: Target, allowed: NamespaceAllowList): Decision | undefined {
   const refusal = checkNamespace(target.namespace, allowed);
   // No Event either: the function has no business (nor, by its RBAC, any right) in that namespace.
   return refusal && { outcome: 'refused', ...refusal, recordEvent: false };
-}
-
-export function optInDecision(deployment: V1Deployment, involved: ObjectRef): Decision | undefined {
-  const refusal = checkOptIn(
-    { namespace: deployment.metadata?.namespace ?? '', name: deployment.metadata?.name ?? '' },
-    deployment.metadata?.labels,
-  );
-  return refusal && { outcome: 'refused', ...refusal, involved, deployment: deploymentName(deployment) };
 }

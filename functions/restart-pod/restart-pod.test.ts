@@ -161,7 +161,7 @@ test('a ready pod is not deleted when the rest would fall below replicas − max
   const res = await sendJson(url, { namespace: ns, pod: pods[0]?.metadata?.name });
   t.is(res.status, 200);
   t.like(res.body, { outcome: 'skipped', reason: 'disruption-budget' });
-  t.regex(String(res.body.message), /leave 1 ready replica\(s\); the Deployment requires 2/);
+  t.regex(String(res.body.message), /leave 1 available replica\(s\); the Deployment requires 2/);
   t.is((await podsOf(kc, ns, 'web')).length, 2);
 });
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { type Alert, parseWebhook, type Webhook } from '../lib/alertmanager.ts';
 import { DEFAULT_ROUTES } from '../lib/config.ts';
 import { ACTIONS, eventId } from '../lib/events.ts';
-import { planAlert, planWebhook } from './plan.ts';
+import { planAlert, planWebhook, toEvent } from './plan.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
 const versions = readdirSync(fixtures).filter((d) => /^alertmanager-\d/.test(d));
@@ -32,9 +32,11 @@ for (const version of versions) {
     if (plan?.kind !== 'deliver') return t.fail(`expected a delivery, got ${JSON.stringify(plan)}`);
     t.is(plan.action, 'restart-pod');
     t.deepEqual(plan.target, { namespace: 'demo', kind: 'Pod', name: 'web-7d9f8b6c5-abcde' });
-    t.is(plan.event.type, 'dev.selfheal.action.restart-pod');
-    t.is(plan.event.id, eventId(plan.alert.fingerprint, plan.alert.startsAt, 'restart-pod'));
-    t.is(plan.event.data?.alert?.name, 'HighMemoryUsage');
+    const event = toEvent(plan);
+    t.is(event.type, 'dev.selfheal.action.restart-pod');
+    t.is(plan.id, eventId(plan.alert.fingerprint, plan.alert.startsAt, 'restart-pod'));
+    t.is(event.id, plan.id);
+    t.is(event.data?.alert?.name, 'HighMemoryUsage');
   });
 
   test(`${version}: resolved and mixed notifications plan no action for resolved alerts`, (t) => {
@@ -75,6 +77,25 @@ test('targets come from labels: restart-pod needs a pod, the others prefer the d
   });
   t.like(planAlert(alert({ namespace: '' }), options), { kind: 'rejected', reason: 'no-target' });
   t.like(planAlert(alert({ pod: 'Web_1' }), options), { kind: 'rejected', reason: 'invalid-target' });
+});
+
+test('a statefulset or daemonset label names the workload as a deployment label does; restart-pod keeps the pod', (t) => {
+  t.like(planAlert(alert({ action: 'scale', statefulset: 'db' }), options), {
+    kind: 'deliver',
+    target: { kind: 'StatefulSet', name: 'db' },
+  });
+  t.like(planAlert(alert({ action: 'redeploy', daemonset: 'agent' }), options), {
+    kind: 'deliver',
+    target: { kind: 'DaemonSet', name: 'agent' },
+  });
+  t.like(planAlert(alert({ action: 'restart-pod', statefulset: 'db' }), options), {
+    kind: 'deliver',
+    target: { kind: 'Pod', name: 'web-1' },
+  });
+  t.like(planAlert(alert({ action: 'redeploy', statefulset: 'Db!' }), options), {
+    kind: 'rejected',
+    reason: 'invalid-target',
+  });
 });
 
 test('namespaces outside the allow-list are rejected, whatever the labels claim', (t) => {
@@ -131,7 +152,9 @@ test('property: one plan per alert; only firing alerts in allowed namespaces are
           if (source.status === 'resolved') return plan.kind === 'resolved';
           if (plan.kind !== 'deliver') return plan.kind === 'rejected' && plan.reason.length > 0;
           const allowed = namespaces === '*' || namespaces.includes(plan.target.namespace);
-          const idOk = plan.event.id === eventId(source.fingerprint, source.startsAt, plan.action);
+          const idOk =
+            plan.id === eventId(source.fingerprint, source.startsAt, plan.action) &&
+            toEvent(plan).id === plan.id;
           return (
             allowed &&
             idOk &&
@@ -158,8 +181,8 @@ test('property: planning is deterministic (same webhook, same events)', (t) => {
         commonAnnotations: {},
         alerts,
       } as Webhook;
-      const a = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? p.event.toJSON() : p));
-      const b = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? p.event.toJSON() : p));
+      const a = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? toEvent(p).toJSON() : p));
+      const b = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? toEvent(p).toJSON() : p));
       return JSON.stringify(a) === JSON.stringify(b);
     }),
   );

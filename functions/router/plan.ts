@@ -1,12 +1,15 @@
 // The router's decision, pure: from an Alertmanager webhook and the routing table to one planned CloudEvent
-// (or a rejection, or "resolved, nothing to do") per alert.
+// (or a rejection, or "resolved, nothing to do") per alert. The event itself is built when it is sent, so that
+// a storm's alerts that wait for a later attempt cost only their id and references to the parsed alert.
 import type { CloudEvent } from 'cloudevents';
 import type { Alert, Webhook } from '../lib/alertmanager.ts';
 import {
   ACTIONS,
   type ActionEventData,
+  type ActionEventInput,
   type ActionName,
   buildActionEvent,
+  eventId,
   isAction,
   namespaceName,
   objectName,
@@ -31,7 +34,9 @@ export type Planned =
       alert: AlertSummary;
       action: ActionName;
       target: Target;
-      event: CloudEvent<ActionEventData>;
+      // The event's id (the idempotency key) and what it is built from (toEvent).
+      id: string;
+      input: ActionEventInput;
     }
   | { kind: 'rejected'; alert: AlertSummary; action?: ActionName; reason: string; message: string }
   | { kind: 'resolved'; alert: AlertSummary };
@@ -55,32 +60,39 @@ export function chooseAction(
   };
 }
 
-// The object an action works on, from the alert's namespace and pod/deployment labels.
+// The workload labels an alert may carry (kube-state-metrics' names), in order of preference.
+const WORKLOAD_LABELS = [
+  ['deployment', 'Deployment'],
+  ['statefulset', 'StatefulSet'],
+  ['daemonset', 'DaemonSet'],
+] as const;
+
+// The object an action works on, from the alert's namespace and pod/deployment/statefulset/daemonset labels.
 export function chooseTarget(
   alert: Alert,
   action: ActionName,
 ): { target: Target } | { reason: string; message: string } {
-  const { namespace, pod, deployment } = alert.labels;
+  const { namespace, pod } = alert.labels;
   if (!namespace) return { reason: 'no-target', message: 'the alert has no namespace label' };
-  const byPod = action === 'restart-pod' || !deployment;
-  const name = byPod ? pod : deployment;
+  const workload = WORKLOAD_LABELS.find(([label]) => alert.labels[label]);
+  const byPod = action === 'restart-pod' || !workload;
+  const [label, kind] = byPod ? (['pod', 'Pod'] as const) : (workload as (typeof WORKLOAD_LABELS)[number]);
+  const name = byPod ? pod : alert.labels[label];
   if (!name) {
     return {
       reason: 'no-target',
       message:
         action === 'restart-pod'
           ? 'restart-pod needs a pod label'
-          : `${action} needs a deployment or pod label`,
+          : `${action} needs a deployment, statefulset, daemonset or pod label`,
     };
   }
   const problems = [
     ...(namespaceName.safeParse(namespace).success ? [] : [`namespace "${namespace}" is not a valid name`]),
-    ...(objectName.safeParse(name).success
-      ? []
-      : [`${byPod ? 'pod' : 'deployment'} "${name}" is not a valid name`]),
+    ...(objectName.safeParse(name).success ? [] : [`${label} "${name}" is not a valid name`]),
   ];
   if (problems.length > 0) return { reason: 'invalid-target', message: problems.join('; ') };
-  return { target: { namespace, kind: byPod ? 'Pod' : 'Deployment', name } };
+  return { target: { namespace, kind, name } };
 }
 
 export function summarize(alert: Alert): AlertSummary {
@@ -102,7 +114,7 @@ export function planAlert(alert: Alert, options: PlanOptions): Planned {
   if ('reason' in aimed) return { kind: 'rejected', alert: summary, action, ...aimed };
   const refusal = checkNamespace(aimed.target.namespace, options.namespaces);
   if (refusal) return { kind: 'rejected', alert: summary, action, ...refusal };
-  const event = buildActionEvent({
+  const input: ActionEventInput = {
     action,
     alert: {
       name: summary.alertname,
@@ -113,8 +125,14 @@ export function planAlert(alert: Alert, options: PlanOptions): Planned {
     },
     target: aimed.target,
     ...(options.source ? { source: options.source } : {}),
-  });
-  return { kind: 'deliver', alert: summary, action, target: aimed.target, event };
+  };
+  const id = eventId(alert.fingerprint, alert.startsAt, action);
+  return { kind: 'deliver', alert: summary, action, target: aimed.target, id, input };
+}
+
+// The CloudEvent of a planned delivery (its id is plan.id).
+export function toEvent(plan: Extract<Planned, { kind: 'deliver' }>): CloudEvent<ActionEventData> {
+  return buildActionEvent(plan.input);
 }
 
 export function planWebhook(webhook: Webhook, options: PlanOptions): Planned[] {

@@ -1,140 +1,91 @@
-// scale: raises a Deployment's replicas through its scale subresource by a step, never past the maximum
-// (annotation selfheal.dev/max-replicas or SELFHEAL_MAX_REPLICAS), with optimistic concurrency.
-import type { ActionDeps, ActionRequest, Decision } from '../lib/action.ts';
+// scale: raises a workload's replicas through its scale subresource by a step, never past the maximum (annotation
+// selfheal.dev/max-replicas or SELFHEAL_MAX_REPLICAS), replacing the scale with its resourceVersion (409 on change).
+import type { ActionDeps } from '../lib/decision.ts';
+import { type Effect, type Remediation, remediate, type Snapshot } from '../lib/engine.ts';
 import { SelfhealError } from '../lib/errors.ts';
-import { annotationNumber, MAX_REPLICAS_ANNOTATION, planScale } from '../lib/guards.ts';
-import type { V1Deployment } from '../lib/kube.ts';
-import type { ObjectRef } from '../lib/kube-events.ts';
-import {
-  CONFLICT_RETRIES,
-  checkDeploymentLedger,
-  claimAndRun,
-  ledgerStop,
-  newRecord,
-  runClaimed,
-  tooManyConflicts,
-} from '../lib/remediate.ts';
-import { namespaceDecision, resolveOptedInDeployment } from '../lib/targets.ts';
+import type { Found } from '../lib/targets.ts';
+import { describeWorkload, workloadMeta } from '../lib/workload.ts';
+import { decideScale, type ScalePlan, type ScaleState } from './decide.ts';
 
-// Sets spec.replicas to `to` unless it is already there or above; retries the replace on a 409.
-async function scaleTo(
+async function observe(deps: ActionDeps, found: Found): Promise<ScaleState> {
+  const { kind } = found.workload;
+  if (kind === 'DaemonSet') return { scale: undefined };
+  const { namespace, name } = workloadMeta(found.workload);
+  return { scale: await deps.kube.readScale(kind, namespace, name) };
+}
+
+// Sets spec.replicas to `to` unless it is already there or above. The claim changed the workload (and so the
+// scale's resourceVersion) since the snapshot, so the scale is read again here.
+async function apply(
   deps: ActionDeps,
-  deployment: V1Deployment,
-  to: number,
-  involved: ObjectRef,
-): Promise<Decision> {
-  const namespace = deployment.metadata?.namespace ?? '';
-  const name = deployment.metadata?.name ?? '';
-  let conflicts = 0;
-  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-    const scale = await deps.kube.readScale(namespace, name);
-    const current = scale.spec?.replicas ?? 0;
-    const common = { involved, deployment: `${namespace}/${name}` };
-    if (current >= to) {
-      return {
-        outcome: 'applied',
-        reason: 'already-scaled',
-        message: `Deployment ${namespace}/${name} already has ${current} replicas (target ${to})`,
-        ...common,
-        detail: { from: current, to: current, conflicts },
-      };
-    }
-    await deps.beforeWrite?.('scale');
-    try {
-      await deps.kube.replaceScale(
-        namespace,
-        name,
-        { ...scale, spec: { ...scale.spec, replicas: to } },
-        { dryRun: false },
-      );
-      return {
-        outcome: 'applied',
-        reason: 'scaled',
-        message: `scaled Deployment ${namespace}/${name} from ${current} to ${to} replicas`,
-        ...common,
-        detail: { from: current, to, conflicts },
-      };
-    } catch (err) {
-      if (!(err instanceof SelfhealError && err.kind === 'conflict')) throw err;
-      conflicts++;
-    }
+  { to }: ScalePlan,
+  snapshot: Snapshot<ScaleState>,
+  dryRun: boolean,
+): Promise<Effect> {
+  const { namespace, name } = workloadMeta(snapshot.workload);
+  const where = describeWorkload(snapshot.workload);
+  const kind = snapshot.workload.kind;
+  if (kind === 'DaemonSet' || !snapshot.state.scale) {
+    throw new SelfhealError('internal', `${where} has no scale subresource to change`);
   }
-  throw tooManyConflicts(`the scale of Deployment ${namespace}/${name}`);
+  if (dryRun) {
+    // Unconditional (no resourceVersion): a dry run changes nothing, so a concurrent write is no conflict.
+    const current = snapshot.state.scale;
+    await deps.kube.replaceScale(
+      kind,
+      namespace,
+      name,
+      {
+        ...current,
+        metadata: { ...current.metadata, resourceVersion: undefined },
+        spec: { ...current.spec, replicas: to },
+      },
+      { dryRun: true },
+    );
+    const from = current.spec?.replicas ?? 0;
+    return {
+      kind: 'done',
+      reason: 'dry-run',
+      message: `dry run: would scale ${where} from ${from} to ${to} replicas (maximum ${snapshot.policy.maxReplicas.value})`,
+    };
+  }
+  const scale = await deps.kube.readScale(kind, namespace, name);
+  const current = scale.spec?.replicas ?? 0;
+  if (current >= to) {
+    return {
+      kind: 'done',
+      reason: 'already-scaled',
+      message: `${where} already has ${current} replicas (target ${to})`,
+      detail: { from: current, to: current },
+    };
+  }
+  await deps.beforeWrite?.('scale');
+  try {
+    await deps.kube.replaceScale(
+      kind,
+      namespace,
+      name,
+      { ...scale, spec: { ...scale.spec, replicas: to } },
+      { dryRun: false },
+    );
+  } catch (err) {
+    if (err instanceof SelfhealError && err.kind === 'conflict') return { kind: 'changed' };
+    throw err;
+  }
+  return {
+    kind: 'done',
+    reason: 'scaled',
+    message: `scaled ${where} from ${current} to ${to} replicas`,
+    detail: { from: current, to },
+  };
 }
 
-export async function scale(request: ActionRequest, deps: ActionDeps): Promise<Decision> {
-  const refusedNamespace = namespaceDecision(request.target, deps.config.namespaces);
-  if (refusedNamespace) return refusedNamespace;
+export const scaleRemediation: Remediation<ScaleState, ScalePlan> = {
+  action: 'scale',
+  involves: 'workload',
+  observe,
+  decide: decideScale,
+  commit: { kind: 'after-claim', apply },
+};
 
-  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-    const resolved = await resolveOptedInDeployment(deps.kube, request.target);
-    if (!resolved.ok) return resolved.decision;
-    const { deployment, involved, name } = resolved;
-
-    const verdict = checkDeploymentLedger(request, deps, deployment);
-    const stop = ledgerStop(verdict, involved, deployment);
-    if (stop) return stop;
-    const max = annotationNumber(
-      deployment.metadata?.annotations,
-      MAX_REPLICAS_ANNOTATION,
-      deps.config.maxReplicas,
-    );
-    if (verdict.kind === 'resume') {
-      const to = Number(verdict.record.detail?.to);
-      // Replays the claimed target; a record that names no sane target is never replayed.
-      if (!Number.isInteger(to) || to < 1 || to > max.value) {
-        throw new SelfhealError(
-          'invalid',
-          `the pending claim ${verdict.record.id} names no replica target within 1..${max.value}; not replaying it`,
-        );
-      }
-      return runClaimed(deps, deployment, verdict.record, (claimed) => scaleTo(deps, claimed, to, involved));
-    }
-    const step = request.params.step ?? deps.config.scaleStep;
-    const current = await deps.kube.readScale(
-      deployment.metadata?.namespace ?? '',
-      deployment.metadata?.name ?? '',
-    );
-    const plan = planScale(current.spec?.replicas ?? 0, step, max.value);
-    if (plan.kind === 'at-max') {
-      return {
-        outcome: 'skipped',
-        reason: 'at-maximum',
-        message: `Deployment ${name} has ${plan.current} replicas, at or above its maximum of ${plan.max} (${max.source === 'annotation' ? MAX_REPLICAS_ANNOTATION : 'SELFHEAL_MAX_REPLICAS'})`,
-        involved,
-        deployment: name,
-        detail: { current: plan.current, max: plan.max },
-      };
-    }
-    const detail = { from: plan.from, to: plan.to, max: plan.max, step };
-    if (request.dryRun || deps.config.dryRun) {
-      // Unconditional (no resourceVersion): a dry run changes nothing, so a concurrent write is no conflict.
-      await deps.kube.replaceScale(
-        deployment.metadata?.namespace ?? '',
-        deployment.metadata?.name ?? '',
-        {
-          ...current,
-          metadata: { ...current.metadata, resourceVersion: undefined },
-          spec: { ...current.spec, replicas: plan.to },
-        },
-        { dryRun: true },
-      );
-      return {
-        outcome: 'dry-run',
-        reason: 'dry-run',
-        message: `dry run: would scale Deployment ${name} from ${plan.from} to ${plan.to} replicas (maximum ${plan.max})`,
-        involved,
-        deployment: name,
-        detail,
-      };
-    }
-    const decision = await claimAndRun(deps, deployment, newRecord(request, deps, detail), (claimed) =>
-      scaleTo(deps, claimed, plan.to, involved),
-    );
-    if (decision)
-      return decision.reason === 'scaled'
-        ? { ...decision, detail: { ...detail, ...decision.detail } }
-        : decision;
-  }
-  throw tooManyConflicts(`Deployment ${request.target.namespace}/${request.target.name}`);
-}
+export const scale = remediate(scaleRemediation);

@@ -19,15 +19,15 @@ export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 
 export type ControlPlaneBinaries = Record<(typeof CONTROL_PLANE_BINARIES)[number], string>;
 
 /**
- * The controllers kube-controller-manager runs: what Deployments, StatefulSets, namespaces, service accounts, nodes,
- * Services and RBAC's aggregated roles (admin, edit, view) need to behave as in a real cluster; nothing for storage or
- * clouds.
+ * The controllers kube-controller-manager runs: what Deployments, StatefulSets, DaemonSets, namespaces, service
+ * accounts, nodes, Services and RBAC's aggregated roles (admin, edit, view) need to behave as in a real cluster;
+ * nothing for storage or clouds.
  */
 export const CONTROLLERS = [
   'deployment-controller',
   'replicaset-controller',
-  // prometheus-operator runs Prometheus and Alertmanager as StatefulSets.
   'statefulset-controller',
+  'daemonset-controller',
   'garbage-collector-controller',
   'serviceaccount-controller',
   'serviceaccount-token-controller',

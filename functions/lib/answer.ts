@@ -1,0 +1,34 @@
+// How an action's outcome goes back over HTTP: in the form of its request (a binary-mode result CloudEvent or a
+// JSON body), with the status that tells the caller whether to retry.
+import { HTTP } from 'cloudevents';
+import type { SelfhealError } from './errors.ts';
+import { buildResultEvent, type ResultData } from './events.ts';
+import type { ActionRequest } from './request.ts';
+
+export type ActionOutcome = { status: number; result: ResultData };
+
+export type HttpAnswer = { statusCode: number; headers: Record<string, string>; body: string };
+
+export function answer(outcome: ActionOutcome, format: ActionRequest['format']): HttpAnswer {
+  if (format === 'cloudevent') {
+    const message = HTTP.binary(buildResultEvent(outcome.result));
+    return {
+      statusCode: outcome.status,
+      headers: message.headers as Record<string, string>,
+      body: typeof message.body === 'string' ? message.body : JSON.stringify(message.body),
+    };
+  }
+  return {
+    statusCode: outcome.status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(outcome.result),
+  };
+}
+
+export function errorAnswer(error: SelfhealError): HttpAnswer {
+  return {
+    statusCode: error.code,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(error.toJSON()),
+  };
+}

@@ -1,0 +1,132 @@
+// Makes an action's decision visible and final: runs the logic, turns a thrown error into a failed or refused
+// outcome, and records the decision as a Kubernetes Event, one log line and a metric.
+import type { ActionOutcome } from './answer.ts';
+import type { ActionDeps, ActionLogic, Decision } from './decision.ts';
+import { SelfhealError } from './errors.ts';
+import { type ActionName, type ResultData, subjectOf, type Target } from './events.ts';
+import { buildEvent, type ObjectRef } from './kube-events.ts';
+import { decisions } from './metrics.ts';
+import type { ActionRequest } from './request.ts';
+
+const EVENT_REASON: Record<ActionName, string> = {
+  'restart-pod': 'RestartedPod',
+  redeploy: 'RestartedRollout',
+  scale: 'ScaledUp',
+};
+const EVENT_ACTION: Record<ActionName, string> = {
+  'restart-pod': 'RestartPod',
+  redeploy: 'Redeploy',
+  scale: 'Scale',
+};
+
+function eventReason(action: ActionName, outcome: ResultData['outcome']): string {
+  switch (outcome) {
+    case 'applied':
+      return EVENT_REASON[action];
+    case 'dry-run':
+      return 'DryRun';
+    case 'skipped':
+      return 'Skipped';
+    case 'refused':
+      return 'Refused';
+    case 'failed':
+      return 'Failed';
+  }
+}
+
+function targetRef(target: Target): ObjectRef {
+  return {
+    apiVersion: target.kind === 'Pod' ? 'v1' : 'apps/v1',
+    kind: target.kind,
+    namespace: target.namespace,
+    name: target.name,
+  };
+}
+
+function statusOf(outcome: ResultData['outcome'], error: SelfhealError | undefined): number {
+  if (error) return error.code;
+  return outcome === 'refused' ? 422 : 200;
+}
+
+// Runs the logic and makes its decision visible; never throws.
+export async function runAction(
+  logic: ActionLogic,
+  request: ActionRequest,
+  deps: ActionDeps,
+): Promise<ActionOutcome> {
+  const started = performance.now();
+  let decision: Decision;
+  let error: SelfhealError | undefined;
+  try {
+    decision = await logic(request, deps);
+  } catch (err) {
+    error =
+      err instanceof SelfhealError
+        ? err
+        : new SelfhealError('internal', `unexpected error: ${(err as Error)?.message ?? err}`, {
+            cause: err,
+          });
+    decision = { outcome: 'refused', reason: error.reason, message: error.message };
+  }
+  const refusedByError = error?.kind === 'refused' || error?.kind === 'invalid';
+  const outcome: ResultData['outcome'] = error && !refusedByError ? 'failed' : decision.outcome;
+  const dryRun = request.dryRun || deps.config.dryRun;
+  const result: ResultData = {
+    id: request.id,
+    action: request.action,
+    outcome,
+    reason: decision.reason,
+    message: decision.message,
+    dryRun,
+    target: request.target,
+    ...(decision.deployment ? { deployment: decision.deployment } : {}),
+    ...(decision.detail ? { detail: decision.detail } : {}),
+  };
+  const now = deps.now();
+  const event = buildEvent({
+    fn: request.action,
+    instance: deps.instance,
+    key: request.id,
+    reason: eventReason(request.action, outcome),
+    message: `${decision.message}${request.alert ? ` (alert ${request.alert.name}, fingerprint ${request.alert.fingerprint})` : ''}`,
+    warning: outcome === 'failed' || outcome === 'refused',
+    involved: decision.involved ?? targetRef(request.target),
+    related: decision.related,
+    action: EVENT_ACTION[request.action],
+    now,
+  });
+  let recorded = 'not-recorded';
+  if (decision.recordEvent !== false) {
+    try {
+      recorded = await deps.kube.createEvent(
+        event.involvedObject.namespace as string,
+        event,
+        deps.config.eventTimeoutMs,
+      );
+    } catch (err) {
+      recorded = 'failed';
+      deps.log.warn({ id: request.id, err: (err as Error).message }, 'could not record the Kubernetes Event');
+    }
+  }
+  const status = statusOf(outcome, error);
+  deps.log[status >= 500 ? 'error' : 'info'](
+    {
+      id: request.id,
+      action: request.action,
+      alert: request.alert?.name,
+      fingerprint: request.alert?.fingerprint,
+      target: subjectOf(request.target),
+      deployment: decision.deployment,
+      outcome,
+      reason: decision.reason,
+      dryRun,
+      status,
+      event: recorded,
+      ms: Math.round(performance.now() - started),
+      ...(decision.detail ? { detail: decision.detail } : {}),
+    },
+    decision.message,
+  );
+  decisions.inc({ action: request.action, outcome, reason: decision.reason });
+  return { status, result };
+}

@@ -1,0 +1,153 @@
+// An action's request, from a CloudEvent of the router (or of a previous action) or from a plain JSON body an
+// operator sends, validated with zod; what the engine acts on.
+import { randomUUID } from 'node:crypto';
+import type { CloudEventV1 } from 'cloudevents';
+import { z } from 'zod';
+import { describeIssues, SelfhealError } from './errors.ts';
+import {
+  type ActionName,
+  type ActionParams,
+  type AlertRef,
+  actionEventDataSchema,
+  actionEventType,
+  namespaceName,
+  objectName,
+  type Target,
+} from './events.ts';
+
+export type ActionRequest = {
+  id: string;
+  action: ActionName;
+  target: Target;
+  params: ActionParams;
+  alert: AlertRef | undefined;
+  dryRun: boolean;
+  format: 'cloudevent' | 'json';
+};
+
+// The plain request names its target by one of these fields.
+const TARGET_FIELDS = {
+  pod: 'Pod',
+  deployment: 'Deployment',
+  statefulset: 'StatefulSet',
+  daemonset: 'DaemonSet',
+} as const;
+
+const plainRequestSchema = z
+  .strictObject({
+    namespace: namespaceName,
+    pod: objectName.optional(),
+    deployment: objectName.optional(),
+    statefulset: objectName.optional(),
+    daemonset: objectName.optional(),
+    step: z.number().int().min(1).max(100).optional(),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_", ":" or "-"')
+      .optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .refine(
+    (r) => Object.keys(TARGET_FIELDS).filter((f) => r[f as keyof typeof r] !== undefined).length === 1,
+    {
+      message: 'give exactly one of "pod" or "deployment" (or "statefulset", "daemonset")',
+    },
+  );
+
+function targetAllowed(action: ActionName, target: Target): void {
+  if (action === 'restart-pod' && target.kind !== 'Pod') {
+    throw new SelfhealError('invalid', 'restart-pod acts on a pod: give "pod" (not "deployment")', {
+      problems: ['target: restart-pod needs a Pod'],
+    });
+  }
+  if (action === 'scale' && target.kind === 'DaemonSet') {
+    throw new SelfhealError('invalid', 'a DaemonSet runs one pod per node and has no replicas to scale', {
+      problems: ['target: scale needs a Deployment, a StatefulSet or a pod of one'],
+    });
+  }
+}
+
+function fromData(data: unknown): unknown {
+  if (typeof data === 'string' || Buffer.isBuffer(data)) {
+    try {
+      return JSON.parse(data.toString());
+    } catch {
+      throw new SelfhealError('invalid', 'the CloudEvent data is not JSON', { problems: ['data: not JSON'] });
+    }
+  }
+  return data;
+}
+
+export function parseCloudEventRequest(
+  action: ActionName,
+  event: Pick<CloudEventV1<unknown>, 'id' | 'type' | 'data'>,
+  forceDryRun: boolean,
+): ActionRequest {
+  const expected = actionEventType(action);
+  if (event.type !== expected) {
+    throw new SelfhealError(
+      'invalid',
+      `this function handles CloudEvents of type ${expected}, not ${event.type}`,
+      {
+        problems: [`type: expected ${expected}`],
+      },
+    );
+  }
+  const parsed = actionEventDataSchema.safeParse(fromData(event.data));
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error).map((p) => `data.${p}`);
+    throw new SelfhealError('invalid', `invalid ${expected} event: ${problems.join('; ')}`, { problems });
+  }
+  targetAllowed(action, parsed.data.target);
+  return {
+    id: event.id,
+    action,
+    target: parsed.data.target,
+    params: parsed.data.params,
+    alert: parsed.data.alert,
+    dryRun: forceDryRun,
+    format: 'cloudevent',
+  };
+}
+
+export function parsePlainRequest(action: ActionName, body: unknown, forceDryRun: boolean): ActionRequest {
+  if (
+    body === undefined ||
+    body === null ||
+    typeof body !== 'object' ||
+    Buffer.isBuffer(body) ||
+    Array.isArray(body)
+  ) {
+    throw new SelfhealError(
+      'invalid',
+      'send a JSON object with content-type application/json, e.g. {"namespace":"demo","pod":"web-abc"}, or a CloudEvent',
+      { problems: ['body: expected a JSON object'] },
+    );
+  }
+  const parsed = plainRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error);
+    throw new SelfhealError('invalid', `invalid ${action} request: ${problems.join('; ')}`, { problems });
+  }
+  const r = parsed.data;
+  const [field, kind] = Object.entries(TARGET_FIELDS).find(([f]) => r[f as keyof typeof r] !== undefined) as [
+    keyof typeof TARGET_FIELDS,
+    Target['kind'],
+  ];
+  const target: Target = { namespace: r.namespace, kind, name: r[field] as string };
+  targetAllowed(action, target);
+  if (r.step !== undefined && action !== 'scale') {
+    throw new SelfhealError('invalid', `"step" applies to scale only`, {
+      problems: ['step: only for scale'],
+    });
+  }
+  return {
+    id: r.id ?? `manual-${randomUUID()}`,
+    action,
+    target,
+    params: r.step === undefined ? {} : { step: r.step },
+    alert: undefined,
+    dryRun: forceDryRun || r.dryRun === true,
+    format: 'json',
+  };
+}
