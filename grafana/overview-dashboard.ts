@@ -93,7 +93,7 @@ export function overviewDashboard(): Dashboard {
       new TablePanel()
         .title('Decisions in range')
         .description(
-          'Every action, outcome and reason over the selected range; `kubectl get events -A | grep selfheal` names the targets.',
+          'Every action, outcome and reason over the selected range; `kubectl get events -A -o wide | grep selfheal/` names the targets.',
         )
         .datasource(DATASOURCE)
         .height(8)

@@ -59,6 +59,13 @@ const namespaces = z.preprocess(
         .split(',')
         .map((n) => n.trim())
         .filter(Boolean);
+      if (entries.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'names no namespace: give a comma list of namespaces, or * for every namespace',
+        });
+        return z.NEVER;
+      }
       if (entries.length === 1 && entries[0] === '*') return '*';
       if (entries.includes('*')) {
         ctx.addIssue({ code: 'custom', message: '* allows every namespace and stands alone' });

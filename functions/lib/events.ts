@@ -111,7 +111,12 @@ export type ActionEventInput = {
   target: Target;
   params?: ActionParams;
   source?: string;
+  // Asks the action for a dry run (the router's SELFHEAL_DRY_RUN), as the DRY_RUN_EXTENSION attribute.
+  dryRun?: boolean;
 };
+
+// A CloudEvent extension attribute: "true" makes the action decide and record its decision but change nothing.
+export const DRY_RUN_EXTENSION = 'selfhealdryrun';
 
 export function buildActionEvent(input: ActionEventInput): CloudEvent<ActionEventData> {
   const data: ActionEventData = { alert: input.alert, target: input.target, params: input.params ?? {} };
@@ -123,6 +128,7 @@ export function buildActionEvent(input: ActionEventInput): CloudEvent<ActionEven
     time: new Date(Date.parse(input.alert.startsAt)).toISOString(),
     datacontenttype: 'application/json',
     data,
+    ...(input.dryRun ? { [DRY_RUN_EXTENSION]: 'true' } : {}),
   });
 }
 

@@ -253,11 +253,10 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
           ),
         );
       } catch (err) {
-        // 429 from the eviction subresource: a PodDisruptionBudget allows no disruption now (the API server
-        // spent the budget atomically, so concurrent evictions cannot both pass).
-        if (err instanceof SelfhealError && err.reason === 'too-many-requests') {
-          return { blocked: err.message.replace(/^.*?: /, '') };
-        }
+        // A PodDisruptionBudget allows no disruption now (the API server spent the budget atomically, so
+        // concurrent evictions cannot both pass). A throttling 429 stays an error: 503, retried.
+        if (err instanceof SelfhealError && err.reason === 'disruption-budget')
+          return { blocked: err.message };
         throw err;
       }
     },

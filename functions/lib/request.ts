@@ -10,6 +10,7 @@ import {
   type AlertRef,
   actionEventDataSchema,
   actionEventType,
+  DRY_RUN_EXTENSION,
   namespaceName,
   objectName,
   type Target,
@@ -60,11 +61,6 @@ function targetAllowed(action: ActionName, target: Target): void {
       problems: ['target: restart-pod needs a Pod'],
     });
   }
-  if (action === 'scale' && target.kind === 'DaemonSet') {
-    throw new SelfhealError('invalid', 'a DaemonSet runs one pod per node and has no replicas to scale', {
-      problems: ['target: scale needs a Deployment, a StatefulSet or a pod of one'],
-    });
-  }
 }
 
 function fromData(data: unknown): unknown {
@@ -80,7 +76,7 @@ function fromData(data: unknown): unknown {
 
 export function parseCloudEventRequest(
   action: ActionName,
-  event: Pick<CloudEventV1<unknown>, 'id' | 'type' | 'data'>,
+  event: Pick<CloudEventV1<unknown>, 'id' | 'type' | 'data'> & Record<string, unknown>,
   forceDryRun: boolean,
 ): ActionRequest {
   const expected = actionEventType(action);
@@ -105,7 +101,8 @@ export function parseCloudEventRequest(
     target: parsed.data.target,
     params: parsed.data.params,
     alert: parsed.data.alert,
-    dryRun: forceDryRun,
+    // The router's dry run travels with the event; an action's own SELFHEAL_DRY_RUN holds whatever it says.
+    dryRun: forceDryRun || String(event[DRY_RUN_EXTENSION]).toLowerCase() === 'true',
     format: 'cloudevent',
   };
 }

@@ -19,7 +19,16 @@ import { checkNamespace, type NamespaceAllowList } from '../lib/guards.ts';
 
 export type RoutingTable = Readonly<Record<string, ActionName>>;
 
-export type PlanOptions = { routes: RoutingTable; namespaces: NamespaceAllowList; source?: string };
+export type PlanOptions = {
+  routes: RoutingTable;
+  namespaces: NamespaceAllowList;
+  source?: string;
+  // SELFHEAL_DRY_RUN of the router: every event asks its action to decide and change nothing.
+  dryRun?: boolean;
+};
+
+// The latest instant a CloudEvent's `time` can carry (RFC 3339 has four-digit years).
+const LAST_EVENT_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export type AlertSummary = {
   alertname: string;
@@ -107,6 +116,15 @@ export function summarize(alert: Alert): AlertSummary {
 export function planAlert(alert: Alert, options: PlanOptions): Planned {
   const summary = summarize(alert);
   if (alert.status === 'resolved') return { kind: 'resolved', alert: summary };
+  const startsAt = Date.parse(alert.startsAt);
+  if (!(startsAt >= 0 && startsAt <= LAST_EVENT_TIME)) {
+    return {
+      kind: 'rejected',
+      alert: summary,
+      reason: 'invalid-alert',
+      message: `startsAt ${alert.startsAt} is not a time between 1970 and 9999 in UTC`,
+    };
+  }
   const chosen = chooseAction(alert, options.routes);
   if ('reason' in chosen) return { kind: 'rejected', alert: summary, ...chosen };
   const { action } = chosen;
@@ -125,6 +143,7 @@ export function planAlert(alert: Alert, options: PlanOptions): Planned {
     },
     target: aimed.target,
     ...(options.source ? { source: options.source } : {}),
+    ...(options.dryRun ? { dryRun: true } : {}),
   };
   const id = eventId(alert.fingerprint, alert.startsAt, action);
   return { kind: 'deliver', alert: summary, action, target: aimed.target, id, input };

@@ -318,8 +318,8 @@ test('bad bodies get 4xx with a readable JSON message', async (t) => {
   t.is(unauthenticatedBig.status, 401, 'authentication comes before reading the body');
 
   const text = await post(url, 'alertname=HighMemoryUsage', { 'content-type': 'text/plain' });
-  t.is(text.status, 400);
-  t.regex(String(text.json.error), /as JSON/);
+  t.is(text.status, 415);
+  t.regex(String(text.json.error), /text\/plain is not accepted: send application\/json/);
 
   const empty = await post(url, '', {});
   t.is(empty.status, 400);
@@ -346,4 +346,26 @@ test('health and metrics endpoints answer, with selfheal counters on /metrics', 
   t.regex(metrics, /faas_invocations\{faas_name="router"/);
   t.regex(metrics, /selfheal_router_alerts_total\{status="firing",outcome="accepted"\} \d+/);
   t.regex(metrics, /selfheal_router_alerts_total\{status="resolved",outcome="resolved"\} \d+/);
+});
+
+test('an alert whose startsAt no CloudEvent can carry (past 9999) is rejected alone; the others are delivered', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  const payload = JSON.parse(raw(version, 'multi'));
+  payload.alerts[0].startsAt = '9999-12-31T23:59:59.999999999-23:59';
+  const { status, json } = await post(url, JSON.stringify(payload));
+  t.is(status, 200);
+  const results = json.results as Array<{ outcome: string; reason?: string }>;
+  t.like(results[0], { outcome: 'rejected', reason: 'invalid-alert' });
+  t.true(results.slice(1).every((r) => r.outcome === 'accepted'));
+  t.is(sink.received.length, payload.alerts.length - 1);
+});
+
+test('with SELFHEAL_DRY_RUN the router asks every action for a dry run', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url, { SELFHEAL_DRY_RUN: 'true' });
+  const { status } = await post(url, raw(version, 'multi'));
+  t.is(status, 200);
+  t.true(sink.received.length > 0);
+  for (const { headers } of sink.received) t.is(headers['ce-selfhealdryrun'], 'true');
 });

@@ -92,7 +92,11 @@ async function deliverPending(
 export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<RouterAnswer> {
   const { config, progress } = deps;
   const deadline = deps.deadline ?? AbortSignal.timeout(config.answerDeadlineMs);
-  const plans = planWebhook(webhook, { routes: config.routes, namespaces: config.namespaces });
+  const plans = planWebhook(webhook, {
+    routes: config.routes,
+    namespaces: config.namespaces,
+    dryRun: config.dryRun,
+  });
   const key = progress ? notificationKey(webhook) : undefined;
   const earlier = key ? progress?.recall(key) : undefined;
 
