@@ -50,12 +50,22 @@ async function reread(deps: ActionDeps, workload: Workload): Promise<Workload | 
 
 // Marks the record done (read-modify-write, retried on conflict). Failing here leaves the record pending: after
 // the lease a redelivery resumes it, and every effect is safe to repeat.
-export async function finish(deps: ActionDeps, workload: Workload, record: ActionRecord): Promise<boolean> {
+// `extra` adds annotations computed from the same read (the episode's new step), so both land in one write.
+export async function finish(
+  deps: ActionDeps,
+  workload: Workload,
+  record: ActionRecord,
+  extra: (annotations: Record<string, string>) => Record<string, string> = () => ({}),
+): Promise<boolean> {
   let current: Workload | undefined = await reread(deps, workload).catch(() => workload);
   for (let attempt = 0; attempt < CONFLICT_RETRIES && current; attempt++) {
-    const ledger = readLedger(workloadMeta(current).annotations);
+    const { annotations } = workloadMeta(current);
+    const ledger = readLedger(annotations);
     try {
-      const written = await conditionalPatch(deps, current, doneAnnotations(ledger, record, deps.now()));
+      const written = await conditionalPatch(deps, current, {
+        ...doneAnnotations(ledger, record, deps.now()),
+        ...extra(annotations),
+      });
       if (written !== 'conflict') return true;
     } catch (err) {
       deps.log.warn({ id: record.id, err: (err as Error).message }, 'could not mark the action done');
@@ -90,4 +100,16 @@ export function tooManyConflicts(what: string): SelfhealError {
     `${what} kept changing during ${CONFLICT_RETRIES} attempts; try again`,
     { reason: 'conflict' },
   );
+}
+
+// Runs `round` until it decides (anything but 'again', which means a conflict: read again, decide again).
+export async function withConflictRetries<T>(
+  what: string,
+  round: (attempt: number) => Promise<T | 'again'>,
+): Promise<T> {
+  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+    const result = await round(attempt);
+    if (result !== 'again') return result;
+  }
+  throw tooManyConflicts(what);
 }

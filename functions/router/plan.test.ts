@@ -6,7 +6,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { type Alert, parseWebhook, type Webhook } from '../lib/alertmanager.ts';
 import { DEFAULT_ROUTES } from '../lib/config.ts';
-import { ACTIONS, eventId } from '../lib/events.ts';
+import { ACTIONS, eventId, resolvedEventId } from '../lib/events.ts';
 import { planAlert, planWebhook } from './plan.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
@@ -37,13 +37,18 @@ for (const version of versions) {
     t.is(plan.event.data?.alert?.name, 'HighMemoryUsage');
   });
 
-  test(`${version}: resolved and mixed notifications plan no action for resolved alerts`, (t) => {
-    t.deepEqual(
-      planWebhook(fixture(version, 'resolved'), options).map((p) => p.kind),
-      ['resolved'],
-    );
+  test(`${version}: a resolved alert is told to the action its firing self went to, never as an action`, (t) => {
+    const [resolved] = planWebhook(fixture(version, 'resolved'), options);
+    if (resolved?.kind !== 'resolve') return t.fail(`expected a resolution, got ${JSON.stringify(resolved)}`);
+    t.is(resolved.action, 'restart-pod');
+    t.is(resolved.event.type, 'dev.selfheal.resolved');
+    t.is(resolved.event.id, resolvedEventId(resolved.alert.fingerprint, resolved.alert.startsAt));
+    t.truthy(resolved.event.data?.alert.endsAt, 'Alertmanager says when it stopped firing');
     const mixed = planWebhook(fixture(version, 'mixed'), options);
-    t.deepEqual(mixed.map((p) => p.kind).sort(), ['deliver', 'deliver', 'resolved']);
+    t.deepEqual(mixed.map((p) => p.kind).sort(), ['deliver', 'deliver', 'resolve']);
+    // Nothing acted on an alert without a route: nothing to tell.
+    const unrouted = planAlert(alert({ alertname: 'DiskFull' }, { status: 'resolved' }), options);
+    t.is(unrouted.kind, 'resolved');
   });
 
   test(`${version}: alerts without an action label follow the routing table (HighCPUUsage → scale)`, (t) => {
@@ -147,7 +152,17 @@ test('property: one plan per alert; only firing alerts in allowed namespaces are
         if (plans.length !== alerts.length) return false;
         return plans.every((plan, i) => {
           const source = alerts[i] as Alert;
-          if (source.status === 'resolved') return plan.kind === 'resolved';
+          if (source.status === 'resolved') {
+            // Told to its action when it has a route and a target in an allowed namespace; else nothing to tell.
+            if (plan.kind === 'resolved') return true;
+            const allowed =
+              plan.kind === 'resolve' && (namespaces === '*' || namespaces.includes(plan.target.namespace));
+            return (
+              allowed &&
+              plan.kind === 'resolve' &&
+              plan.event.id === resolvedEventId(source.fingerprint, source.startsAt)
+            );
+          }
           if (plan.kind !== 'deliver') return plan.kind === 'rejected' && plan.reason.length > 0;
           const allowed = namespaces === '*' || namespaces.includes(plan.target.namespace);
           const idOk = plan.event.id === eventId(source.fingerprint, source.startsAt, plan.action);
@@ -177,8 +192,10 @@ test('property: planning is deterministic (same webhook, same events)', (t) => {
         commonAnnotations: {},
         alerts,
       } as Webhook;
-      const a = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? p.event.toJSON() : p));
-      const b = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? p.event.toJSON() : p));
+      const json = (p: ReturnType<typeof planWebhook>[number]) =>
+        p.kind === 'deliver' || p.kind === 'resolve' ? p.event.toJSON() : p;
+      const a = planWebhook(webhook, options).map(json);
+      const b = planWebhook(webhook, options).map(json);
       return JSON.stringify(a) === JSON.stringify(b);
     }),
   );

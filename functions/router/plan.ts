@@ -1,5 +1,5 @@
-// The router's decision, pure: from an Alertmanager webhook and the routing table to one planned CloudEvent
-// (or a rejection, or "resolved, nothing to do") per alert.
+// The router's decision, pure: from an Alertmanager webhook and the routing table to one planned CloudEvent per
+// alert — an action for a firing alert, a resolution for a resolved one — or a rejection.
 import type { CloudEvent } from 'cloudevents';
 import type { Alert, Webhook } from '../lib/alertmanager.ts';
 import {
@@ -7,9 +7,11 @@ import {
   type ActionEventData,
   type ActionName,
   buildActionEvent,
+  buildResolvedEvent,
   isAction,
   namespaceName,
   objectName,
+  type ResolvedEventData,
   type Target,
 } from '../lib/events.ts';
 import { checkNamespace, type NamespaceAllowList } from '../lib/guards.ts';
@@ -34,6 +36,15 @@ export type Planned =
       event: CloudEvent<ActionEventData>;
     }
   | { kind: 'rejected'; alert: AlertSummary; action?: ActionName; reason: string; message: string }
+  // A resolved alert with a route: its action is told, to close the episode (healed).
+  | {
+      kind: 'resolve';
+      alert: AlertSummary;
+      action: ActionName;
+      target: Target;
+      event: CloudEvent<ResolvedEventData>;
+    }
+  // A resolved alert nothing acted on: nothing to tell.
   | { kind: 'resolved'; alert: AlertSummary };
 
 // The action an alert asks for: its `action` label, else the routing table entry for its alertname.
@@ -99,9 +110,33 @@ export function summarize(alert: Alert): AlertSummary {
   };
 }
 
+function alertRef(alert: Alert, summary: AlertSummary) {
+  return {
+    name: summary.alertname,
+    fingerprint: alert.fingerprint,
+    startsAt: alert.startsAt,
+    labels: alert.labels,
+    annotations: alert.annotations,
+  };
+}
+
+// A resolved alert goes to the action its firing self went to (same route, same target).
+function planResolved(alert: Alert, summary: AlertSummary, options: PlanOptions): Planned {
+  const chosen = chooseAction(alert, options.routes);
+  const aimed = 'action' in chosen ? chooseTarget(alert, chosen.action) : undefined;
+  if (!('action' in chosen) || !aimed || 'reason' in aimed) return { kind: 'resolved', alert: summary };
+  if (checkNamespace(aimed.target.namespace, options.namespaces)) return { kind: 'resolved', alert: summary };
+  const event = buildResolvedEvent({
+    alert: { ...alertRef(alert, summary), ...(alert.endsAt ? { endsAt: alert.endsAt } : {}) },
+    target: aimed.target,
+    ...(options.source ? { source: options.source } : {}),
+  });
+  return { kind: 'resolve', alert: summary, action: chosen.action, target: aimed.target, event };
+}
+
 export function planAlert(alert: Alert, options: PlanOptions): Planned {
   const summary = summarize(alert);
-  if (alert.status === 'resolved') return { kind: 'resolved', alert: summary };
+  if (alert.status === 'resolved') return planResolved(alert, summary, options);
   const chosen = chooseAction(alert, options.routes);
   if ('reason' in chosen) return { kind: 'rejected', alert: summary, ...chosen };
   const { action } = chosen;
@@ -111,13 +146,7 @@ export function planAlert(alert: Alert, options: PlanOptions): Planned {
   if (refusal) return { kind: 'rejected', alert: summary, action, ...refusal };
   const event = buildActionEvent({
     action,
-    alert: {
-      name: summary.alertname,
-      fingerprint: alert.fingerprint,
-      startsAt: alert.startsAt,
-      labels: alert.labels,
-      annotations: alert.annotations,
-    },
+    alert: alertRef(alert, summary),
     target: aimed.target,
     ...(options.source ? { source: options.source } : {}),
   });

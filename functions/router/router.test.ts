@@ -163,13 +163,18 @@ for (const version of versions) {
     t.is(new Set(ids).size, 3);
   });
 
-  test(`${version}: resolved alerts trigger no delivery`, async (t) => {
+  test(`${version}: a resolved alert is told to its action as a resolution, not an action`, async (t) => {
     const sink = await startSink(t);
     const url = await startRouter(t, sink.url);
     const { status, json } = await post(url, raw(version, 'resolved'));
     t.is(status, 200);
-    t.like((json.results as unknown[])[0], { status: 'resolved', outcome: 'resolved' });
-    t.is(sink.received.length, 0);
+    t.like((json.results as unknown[])[0], {
+      status: 'resolved',
+      outcome: 'resolved',
+      action: 'restart-pod',
+    });
+    t.is(sink.received.length, 1);
+    t.is(sink.received[0]?.headers['ce-type'], 'dev.selfheal.resolved');
   });
 }
 

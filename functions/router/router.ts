@@ -1,19 +1,13 @@
 // The router's work for one webhook: plan every alert (pure), deliver the planned events through the injected
-// sender, and sum up — 200 when nothing is left to retry, 503 when a delivery may pass on a retry.
+// sender (following the actions' escalations), and sum up — 200 when nothing is left to retry, 503 when a delivery
+// may pass on a retry.
 import type { Webhook } from '../lib/alertmanager.ts';
 import type { RouterConfig } from '../lib/config.ts';
 import { subjectOf } from '../lib/events.ts';
 import type { Logger } from '../lib/log.ts';
 import { alertsReceived, deliveryDuration } from '../lib/metrics.ts';
-import {
-  type ActionAnswer,
-  type Delivery,
-  deliver,
-  mapLimit,
-  type Post,
-  sinkUrl,
-  toMessage,
-} from './deliver.ts';
+import { type ActionAnswer, type Delivery, mapLimit, type Post } from './deliver.ts';
+import { binaryMessage, deliverFollowing, type Hop } from './follow.ts';
 import { type Planned, planWebhook } from './plan.ts';
 
 export type RouterDeps = { config: RouterConfig; post: Post; log: Logger };
@@ -30,6 +24,8 @@ export type AlertResult = {
   message?: string;
   httpStatus?: number;
   result?: ActionAnswer;
+  // The next steps the actions handed on (escalation), in order.
+  escalatedTo?: string[];
 };
 
 export type RouterAnswer = {
@@ -43,7 +39,9 @@ export type RouterAnswer = {
   };
 };
 
-function describe(plan: Planned, delivery: Delivery | undefined): AlertResult {
+type Sent = { delivery: Delivery; hops: Hop[] };
+
+function describe(plan: Planned, sent: Sent | undefined): AlertResult {
   const base = {
     alertname: plan.alert.alertname,
     fingerprint: plan.alert.fingerprint,
@@ -51,6 +49,19 @@ function describe(plan: Planned, delivery: Delivery | undefined): AlertResult {
   };
   if (plan.kind === 'resolved')
     return { ...base, outcome: 'resolved', reason: 'resolved', message: 'resolved alerts trigger no action' };
+  const delivery = sent?.delivery;
+  if (plan.kind === 'resolve') {
+    const told = { ...base, action: plan.action, eventId: plan.event.id, target: subjectOf(plan.target) };
+    if (delivery?.outcome === 'failed') {
+      return { ...told, outcome: 'failed', reason: delivery.reason, message: delivery.message };
+    }
+    return {
+      ...told,
+      outcome: 'resolved',
+      reason: delivery?.answer?.reason ?? 'resolved',
+      message: delivery?.answer?.message ?? `${plan.action} was told the alert resolved`,
+    };
+  }
   if (plan.kind === 'rejected') {
     return {
       ...base,
@@ -60,18 +71,25 @@ function describe(plan: Planned, delivery: Delivery | undefined): AlertResult {
       message: plan.message,
     };
   }
-  const sent = { ...base, action: plan.action, eventId: plan.event.id, target: subjectOf(plan.target) };
-  if (!delivery) return { ...sent, outcome: 'failed', reason: 'not-sent', message: 'not delivered' };
+  const hops = sent?.hops ?? [];
+  const delivered = {
+    ...base,
+    action: plan.action,
+    eventId: plan.event.id,
+    target: subjectOf(plan.target),
+    ...(hops.length > 0 ? { escalatedTo: hops.map((h) => h.action) } : {}),
+  };
+  if (!delivery) return { ...delivered, outcome: 'failed', reason: 'not-sent', message: 'not delivered' };
   if (delivery.outcome === 'accepted') {
     return {
-      ...sent,
+      ...delivered,
       outcome: 'accepted',
       httpStatus: delivery.status,
       ...(delivery.answer ? { result: delivery.answer } : {}),
     };
   }
   return {
-    ...sent,
+    ...delivered,
     outcome: delivery.outcome,
     reason: delivery.reason,
     message: delivery.message,
@@ -84,19 +102,15 @@ export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<
   const { config, post, log } = deps;
   const plans = planWebhook(webhook, { routes: config.routes, namespaces: config.namespaces });
   const deliveries = await mapLimit(plans, config.deliveryConcurrency, async (plan) => {
-    if (plan.kind !== 'deliver') return undefined;
+    if (plan.kind !== 'deliver' && plan.kind !== 'resolve') return undefined;
     const started = performance.now();
-    const delivery = await deliver(
-      post,
-      sinkUrl(config.sink, plan.action),
-      toMessage(plan.event, config.actionToken),
-      config.deliveryTimeoutMs,
-    );
+    const message = binaryMessage(plan.event, config.actionToken);
+    const sent = await deliverFollowing(post, config, { action: plan.action, message });
     deliveryDuration.observe(
-      { action: plan.action, outcome: delivery.outcome },
+      { action: plan.action, outcome: sent.delivery.outcome },
       (performance.now() - started) / 1000,
     );
-    return delivery;
+    return sent;
   });
   const results = plans.map((plan, i) => describe(plan, deliveries[i]));
   for (const result of results) {
@@ -113,6 +127,7 @@ export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<
         reason: result.reason,
         httpStatus: result.httpStatus,
         result: result.result?.outcome,
+        escalatedTo: result.escalatedTo,
       },
       result.message ?? `${result.action} ${result.outcome}`,
     );
