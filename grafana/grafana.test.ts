@@ -49,7 +49,7 @@ test('Grafana variables are replaced by values of their kind, unknown ones left 
   t.is(substituteVariables('x{a="$unknown"}'), 'x{a="$unknown"}');
 });
 
-test('the dashboard covers app health, alerts, functions and actions with the contract metrics', (t) => {
+test('the dashboard covers app health, alerts, functions, actions and the closed loop with the contract metrics', (t) => {
   const dashboard = selfhealDashboard();
   const exprs = panelQueries(dashboard)
     .map((q) => q.expr)
@@ -72,6 +72,10 @@ test('the dashboard covers app health, alerts, functions and actions with the co
     'revision_request_count',
     'selfheal_action_decisions_total',
     'selfheal_router_alerts_total',
+    'selfheal_time_to_recovery_seconds_bucket',
+    'selfheal_escalations_total',
+    'selfheal_breaker_open',
+    'selfheal_breaker_trips_total',
   ]) {
     t.regex(exprs, new RegExp(`\\b${metric}\\b`), `no panel queries ${metric}`);
   }

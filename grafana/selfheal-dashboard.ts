@@ -17,6 +17,7 @@ import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat'
 import { PanelBuilder as StateTimelinePanel } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
+import { closedLoopRow } from './closed-loop-row.ts';
 
 // The routes HighErrorRate leaves out (stack/prometheus/rules): probes and scrapes are not the service.
 const SERVICE_ROUTES = 'route!~"/(health|healthz|livez|ready|readyz|metrics)"';
@@ -402,6 +403,7 @@ export function selfhealDashboard(): Dashboard {
   alertsRow(builder);
   functionsRow(builder);
   actionsRow(builder);
+  closedLoopRow(builder);
   return numberPanels(builder.build());
 }
 
