@@ -4,7 +4,7 @@ import test from 'ava';
 import { ago, NOW } from '../snapshots.ts';
 import type { Breaker } from './breaker.ts';
 import type { Episode, Step } from './episodes.ts';
-import { decideLoop, type LoopInput, nextInChain } from './escalation.ts';
+import { decideLoop, type LoopInput, levelStep, nextInChain } from './escalation.ts';
 import type { ActionName } from './events.ts';
 import { DEFAULT_CHAIN, parseChain } from './loop-config.ts';
 import type { Verification } from './verify.ts';
@@ -140,6 +140,30 @@ const rows: Row[] = [
     { kind: 'act', step: 0 },
   ],
   ['an open breaker stops everything', { breaker, episodes: [] }, { kind: 'breaker-open' }],
+  [
+    'a lower step asked for while a higher one is being verified: wait, repeat nothing',
+    { episodes: [open(step('restart-pod', 200), step('redeploy', 100))], alert: B, verification: pending },
+    { kind: 'wait' },
+  ],
+  [
+    'the step being verified asked for again (another instance): act as asked, the guards decide',
+    {
+      action: 'redeploy',
+      episodes: [open(step('restart-pod', 200), step('redeploy', 100))],
+      alert: B,
+      verification: pending,
+    },
+    { kind: 'act', step: 2 },
+  ],
+  [
+    'a lower step repeated for another instance never moves the chain back',
+    {
+      episodes: [open(step('restart-pod', 900), step('redeploy', 800), step('restart-pod', 700, B))],
+      alert: B,
+      verification: failed,
+    },
+    { kind: 'escalate', from: 'redeploy', to: 'scale' },
+  ],
 ];
 
 for (const [title, over, expected] of rows) {
@@ -177,4 +201,16 @@ test('chain: the next step follows the last one taken; outside the chain, the fi
   t.is(nextInChain(DEFAULT_CHAIN, ['scale'], 'Deployment'), 'notify');
   t.is(nextInChain(['redeploy', 'notify'], ['scale'], 'Deployment'), 'redeploy');
   t.is(nextInChain(DEFAULT_CHAIN, ['redeploy'], 'DaemonSet'), 'notify');
+  t.is(nextInChain(DEFAULT_CHAIN, ['restart-pod', 'redeploy', 'restart-pod'], 'Deployment'), 'scale');
+});
+
+test('chain: the episode stands at its furthest step, the latest of equals', (t) => {
+  const steps = [
+    step('restart-pod', 900),
+    step('redeploy', 800),
+    step('restart-pod', 700),
+    step('redeploy', 600),
+  ];
+  t.is(levelStep(open(...steps), DEFAULT_CHAIN)?.id, 'redeploy-600');
+  t.is(levelStep(open(step('restart-pod', 5)), DEFAULT_CHAIN)?.id, 'restart-pod-5');
 });

@@ -12,7 +12,7 @@ import {
   withExhausted,
 } from './episodes.ts';
 import { SelfhealError } from './errors.ts';
-import { decideLoop, type LoopVerdict } from './escalation.ts';
+import { decideLoop, type LoopVerdict, levelStep } from './escalation.ts';
 import {
   type ActionName,
   type AlertRef,
@@ -70,7 +70,8 @@ async function observe(deps: ActionDeps, found: Found, alert: AlertRef, now: Dat
   const episodes = readEpisodes(annotations);
   const breaker = readBreaker(annotations);
   const current = currentEpisode(episodes, alert.name, now, deps.config.loop.windowSeconds);
-  const last = current?.state === 'open' ? current.steps.at(-1) : undefined;
+  const last =
+    current?.state === 'open' ? levelStep(current, chainOf(deps.config.loop, annotations)) : undefined;
   const verification = last && (await verifyNow(deps, found.workload, last, now));
   return { annotations, episodes, breaker, current, verification };
 }
@@ -106,6 +107,8 @@ export async function closeLoop(
     case 'act':
       if (!state.breaker) breakerOpen.set(labels, 0);
       return { kind: 'act', id: request.id, step: verdict.step, escalated: false };
+    case 'wait':
+      return { outcome: 'skipped', reason: 'verifying', message: verdict.message, ...context };
     case 'breaker-open':
       return holdBack(deps, found, state.breaker as Breaker, verdict.message, context, now);
     case 'exhausted':

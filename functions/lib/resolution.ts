@@ -3,10 +3,11 @@
 // recovery (alert start → resolution) as a metric and an Event.
 import type { ActionDeps, Decision } from './decision.ts';
 import { episodeOf, episodesAnnotation, readEpisodes, withResolved } from './episodes.ts';
+import { levelStep } from './escalation.ts';
 import { OPT_IN_LABEL } from './guards.ts';
 import { WORKLOAD_KINDS } from './kube.ts';
 import { conditionalPatch, withConflictRetries } from './ledger-store.ts';
-import { verifyNow } from './loop.ts';
+import { chainOf, verifyNow } from './loop.ts';
 import { timeToRecovery } from './loop-metrics.ts';
 import type { ActionRequest } from './request.ts';
 import { resolveTarget } from './targets.ts';
@@ -53,7 +54,8 @@ export async function resolveAlert(request: ActionRequest, deps: ActionDeps): Pr
     }
     const { annotations } = workloadMeta(holder);
     const episodes = readEpisodes(annotations);
-    const last = episodeOf(episodes, alert.fingerprint)?.steps.at(-1);
+    const open = episodeOf(episodes, alert.fingerprint);
+    const last = open && levelStep(open, chainOf(deps.config.loop, annotations));
     const verification = last && (await verifyNow(deps, holder, last, deps.now()));
     const verified = verification?.state === 'verified';
     const { episodes: next, episode } = withResolved(episodes, alert.fingerprint, endsAt, verified);
