@@ -290,7 +290,7 @@ test('a failure no action cures walks restart-pod → redeploy → scale, trips 
   });
   t.like(steps[3], { outcome: 'accepted', result: { outcome: 'skipped', reason: 'breaker-opened' } });
   t.regex(
-    String((steps[3]?.result as { message: string }).message),
+    String((steps[3]?.result as { message?: string } | undefined)?.message),
     /kubectl annotate deployment web -n \S+ selfheal\.dev\/breaker-/,
   );
 

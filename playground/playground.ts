@@ -168,6 +168,9 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
       return url;
     };
 
+    const [prometheusPort, alertmanagerPort] = (await freePorts(2)) as [number, number];
+    const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
+    const alertmanagerUrl = `http://127.0.0.1:${alertmanagerPort}`;
     const webhookToken = randomBytes(24).toString('base64url');
     const actionToken = randomBytes(24).toString('base64url');
     await step('deploying the functions (router, restart-pod, redeploy, scale)', async () => {
@@ -180,6 +183,12 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
           actionUrls,
           namespaces: [APP_NAMESPACE],
           cooldownSeconds: profile === 'fast' ? 15 : 120,
+          alertmanagerUrl,
+          // A demo walks the chain in minutes: short deadlines (production: 600 s, 600 s, 3600 s).
+          loop:
+            profile === 'fast'
+              ? { verifySeconds: 20, settleSeconds: 30, windowSeconds: 120 }
+              : { verifySeconds: 120, settleSeconds: 180, windowSeconds: 600 },
           webhookToken,
           actionToken,
           version: VERSION,
@@ -192,9 +201,6 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
     const tokenFile = join(stackDir, 'webhook-token');
     const prometheusTokenFile = join(stackDir, 'prometheus-token');
     const prometheusKubeconfig = join(stackDir, 'prometheus.kubeconfig');
-    const [prometheusPort, alertmanagerPort] = (await freePorts(2)) as [number, number];
-    const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
-    const alertmanagerUrl = `http://127.0.0.1:${alertmanagerPort}`;
     const rendered = await step(`rendering the ${profile} profile of the production stack`, async () => {
       const promToken = await cluster.mintToken(FUNCTION_NAMESPACE, 'prometheus', {
         expirationSeconds: 7 * 86400,

@@ -56,10 +56,17 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
 };
 
-export function parseScenarioNames(argument: string | undefined): ScenarioName[] {
-  if (argument === 'all') return [...SCENARIO_NAMES];
-  if (argument && (SCENARIO_NAMES as readonly string[]).includes(argument)) return [argument as ScenarioName];
+// A failure no single action cures (playground/bad-release.ts): it walks the escalation chain to a human.
+export const RELEASE_SCENARIO = 'bad-release';
+export type RunnableScenario = ScenarioName | typeof RELEASE_SCENARIO;
+export const RUNNABLE_SCENARIOS: readonly RunnableScenario[] = [...SCENARIO_NAMES, RELEASE_SCENARIO];
+
+// `all` runs the bad release last: it opens the breaker, and then fixes and clears it.
+export function parseScenarioNames(argument: string | undefined): RunnableScenario[] {
+  if (argument === 'all') return [...RUNNABLE_SCENARIOS];
+  if (argument && (RUNNABLE_SCENARIOS as readonly string[]).includes(argument))
+    return [argument as RunnableScenario];
   throw new Error(
-    `${argument ? `unknown scenario '${argument}'` : 'no scenario given'}: choose one of ${SCENARIO_NAMES.join(', ')}, or all`,
+    `${argument ? `unknown scenario '${argument}'` : 'no scenario given'}: choose one of ${RUNNABLE_SCENARIOS.join(', ')}, or all`,
   );
 }
