@@ -206,6 +206,21 @@ test('an alert that returns after a verified restart escalates to redeploy; its 
   t.like(episode, { alertname: 'HighMemoryUsage', state: 'open', startsAt: first.startsAt });
   t.true((await reasons(kc, ns)).includes('Escalated'));
 
+  // The rollout of the redeploy finishes (the test plays the kubelet reporting the new pods Ready): it is verified.
+  await eventually('the redeploy rolled out', async () => {
+    for (const pod of await podsOf(kc, ns, 'web')) {
+      const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      if (!ready) await markReady(kc, ns, [pod]).catch(() => undefined);
+    }
+    const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'web' });
+    const s = d.status;
+    return (
+      (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+      s?.updatedReplicas === 2 &&
+      s?.availableReplicas === 2 &&
+      s?.replicas === 2
+    );
+  });
   // Both instances resolve: the router tells restart-pod, which closes the episode once neither fires.
   const endsAt = time.now().toISOString();
   const resolved = await notify(

@@ -9,7 +9,14 @@ import { type CloudEvent, HTTP } from 'cloudevents';
 import { EPISODES_ANNOTATION, readEpisodes } from '../functions/lib/episodes.ts';
 import { ACTIONS, type ActionEventData, type ActionName } from '../functions/lib/events.ts';
 import { RESTARTED_AT_ANNOTATION } from '../functions/redeploy/redeploy.ts';
-import { applyRbac, createDeployment, eventsAbout, podsOf, waitForPods } from '../functions/test-helpers.ts';
+import {
+  applyRbac,
+  createDeployment,
+  eventsAbout,
+  markReady,
+  podsOf,
+  waitForPods,
+} from '../functions/test-helpers.ts';
 import { resolveBinaries } from '../playground/cluster/binaries.ts';
 import { useNamespace } from '../test/helpers/cluster.ts';
 import { eventually } from '../test/helpers/wait.ts';
@@ -207,6 +214,28 @@ for (const [label, alertmanager] of ALERTMANAGERS) {
         ['web', 'worker', 'api'].map(async (app) => (await podsOf(kc, ns, app)).length),
       );
       return counts.every((count) => count === 2);
+    });
+    // No kubelet here: the test reports every pod Ready, so each step can be verified (a replaced pod available,
+    // the rollout finished, the added replica available) before its alert resolves.
+    await eventually('every Deployment fully available', async () => {
+      const all = await Promise.all(
+        ['web', 'worker', 'api'].map(async (app) => {
+          for (const pod of await podsOf(kc, ns, app)) {
+            if (!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
+              await markReady(kc, ns, [pod]).catch(() => undefined);
+            }
+          }
+          const d = await deployment(app);
+          const st = d.status;
+          return (
+            (st?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+            st?.updatedReplicas === d.spec?.replicas &&
+            st?.availableReplicas === d.spec?.replicas &&
+            st?.replicas === d.spec?.replicas
+          );
+        }),
+      );
+      return all.every(Boolean);
     });
     const before = await stateBesideEpisodes(kc, ns);
     const endsAt = new Date(Date.now() - 1000).toISOString();

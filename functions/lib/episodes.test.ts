@@ -38,6 +38,16 @@ test('two instances of one alert share the episode; it heals once both resolved'
   t.like(second.episode, { state: 'healed', closedAt: NOW.toISOString(), verified: true });
 });
 
+test('resolved without its step verified, an episode goes quiet: it continues if the alert returns within the window', (t) => {
+  const quiet = withResolved(withStep([], 'X', step('a', 'f1'), NOW, 3600), 'f1', NOW, false);
+  t.like(quiet.episode, { state: 'open', firing: [], quietSince: NOW.toISOString() });
+  t.like(currentEpisode(quiet.episodes, 'X', new Date(NOW.getTime() + 600_000), 3600), { state: 'open' });
+  t.is(currentEpisode(quiet.episodes, 'X', new Date(NOW.getTime() + 4_000_000), 3600), undefined);
+  const continued = withStep(quiet.episodes, 'X', step('b', 'f2'), NOW, 3600);
+  t.false('quietSince' in (continued[0] ?? {}));
+  t.deepEqual(continued[0]?.firing, ['f2']);
+});
+
 test('a resolution of an instance no episode knows changes nothing', (t) => {
   const episodes = withStep([], 'HighErrorRate', step('a', 'f1'), NOW, 3600);
   const result = withResolved(episodes, 'unknown', NOW, true);

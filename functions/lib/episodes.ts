@@ -46,6 +46,9 @@ const episodeSchema = z.object({
   closedAt: z.string().optional(),
   // Whether the last step was verified when the alert resolved.
   verified: z.boolean().optional(),
+  // Open, but quiet: its last firing instance resolved while its step was not verified. It heals only verified;
+  // an alert that returns within the window continues it, and after the window it is over.
+  quietSince: z.string().optional(),
 });
 export type Episode = z.infer<typeof episodeSchema>;
 
@@ -80,15 +83,21 @@ export function currentEpisode(
 ): Episode | undefined {
   const latest = episodes.findLast((e) => e.alertname === alertname);
   if (!latest) return undefined;
-  if (latest.state === 'open') return latest;
+  if (latest.state === 'open') {
+    return latest.quietSince && seconds(latest.quietSince, now) >= windowSeconds ? undefined : latest;
+  }
   if (latest.state === 'healed' && latest.closedAt && seconds(latest.closedAt, now) < windowSeconds)
     return latest;
   return undefined;
 }
 
 function trim(episodes: readonly Episode[], now: Date): Episode[] {
+  const ended = (e: Episode) => (e.state === 'open' ? e.quietSince : e.closedAt);
   return episodes
-    .filter((e) => e.state === 'open' || !e.closedAt || seconds(e.closedAt, now) < EPISODE_RETENTION_SECONDS)
+    .filter((e) => {
+      const at = ended(e);
+      return !at || seconds(at, now) < EPISODE_RETENTION_SECONDS;
+    })
     .slice(-MAX_EPISODES);
 }
 
@@ -115,7 +124,7 @@ export function withStep(
     };
     return trim([...episodes, opened], now);
   }
-  const { closedAt: _closed, verified: _verified, ...rest } = current;
+  const { closedAt: _closed, verified: _verified, quietSince: _quiet, ...rest } = current;
   const updated: Episode = {
     ...rest,
     state: 'open',
@@ -137,8 +146,8 @@ export function episodeOf(episodes: readonly Episode[], fingerprint: string): Ep
   );
 }
 
-// The episodes once instance `fingerprint` resolved at `at`: it no longer fires, and the episode is healed when none
-// of its instances does.
+// The episodes once instance `fingerprint` resolved at `at`: it no longer fires, and when none of the episode's
+// instances does, the episode is healed — if its step is verified; else it goes quiet.
 export function withResolved(
   episodes: readonly Episode[],
   fingerprint: string,
@@ -148,10 +157,13 @@ export function withResolved(
   const current = episodeOf(episodes, fingerprint);
   if (!current) return { episodes: [...episodes], episode: undefined };
   const firing = current.firing.filter((f) => f !== fingerprint);
+  const { quietSince: _quiet, ...rest } = current;
   const updated: Episode =
     firing.length > 0
       ? { ...current, firing }
-      : { ...current, firing, state: 'healed', closedAt: at.toISOString(), verified };
+      : verified
+        ? { ...rest, firing, state: 'healed', closedAt: at.toISOString(), verified }
+        : { ...current, firing, quietSince: current.quietSince ?? at.toISOString() };
   return {
     episodes: trim(
       episodes.map((e) => (e === current ? updated : e)),

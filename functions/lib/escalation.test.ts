@@ -141,6 +141,24 @@ const rows: Row[] = [
   ],
   ['an open breaker stops everything', { breaker, episodes: [] }, { kind: 'breaker-open' }],
   [
+    'an alert that returns to a quiet episode (resolved, its step never verified) escalates',
+    {
+      episodes: [{ ...open(step('restart-pod', 300)), firing: [], quietSince: ago(200) }],
+      alert: B,
+      verification: pending,
+    },
+    { kind: 'escalate', to: 'redeploy', reason: 'returned' },
+  ],
+  [
+    'an alert that returns long after an episode went quiet starts a new one',
+    {
+      episodes: [{ ...open(step('restart-pod', 7200)), firing: [], quietSince: ago(4000) }],
+      alert: B,
+      verification: pending,
+    },
+    { kind: 'act', step: 0 },
+  ],
+  [
     'a lower step asked for while a higher one is being verified: wait, repeat nothing',
     { episodes: [open(step('restart-pod', 200), step('redeploy', 100))], alert: B, verification: pending },
     { kind: 'wait' },

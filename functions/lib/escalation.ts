@@ -93,7 +93,10 @@ export function decideLoop(input: LoopInput): LoopVerdict {
   if (!episode || episode.steps.length === 0) return { kind: 'act', step: 0 };
   const last = levelStep(episode, input.chain) as Step;
   const alert = `${input.alert.name} (${input.alert.fingerprint})`;
-  if (episode.state === 'healed') {
+  if (
+    episode.state === 'healed' ||
+    (episode.quietSince && !episode.firing.includes(input.alert.fingerprint))
+  ) {
     return escalate(
       input,
       episode,

@@ -1,8 +1,9 @@
 // An alert resolved (the router forwards Alertmanager's resolved notifications): its instance no longer fires, and
-// the episode it belongs to is healed once none of its instances does — recorded on the workload, with the time to
-// recovery (alert start → resolution) as a metric and an Event.
+// the episode it belongs to is healed once none of its instances does and its step is verified — recorded on the
+// workload, with the time to recovery (alert start → resolution) as a metric and an Event.
 import type { ActionDeps, Decision } from './decision.ts';
 import { episodeOf, episodesAnnotation, readEpisodes, withResolved } from './episodes.ts';
+import { SelfhealError } from './errors.ts';
 import { levelStep } from './escalation.ts';
 import { OPT_IN_LABEL } from './guards.ts';
 import { WORKLOAD_KINDS } from './kube.ts';
@@ -54,32 +55,46 @@ export async function resolveAlert(request: ActionRequest, deps: ActionDeps): Pr
     }
     const { annotations } = workloadMeta(holder);
     const episodes = readEpisodes(annotations);
-    const open = episodeOf(episodes, alert.fingerprint);
-    const last = open && levelStep(open, chainOf(deps.config.loop, annotations));
-    const verification = last && (await verifyNow(deps, holder, last, deps.now()));
+    const current = episodeOf(episodes, alert.fingerprint);
+    const level = current && levelStep(current, chainOf(deps.config.loop, annotations));
+    const verification = level && (await verifyNow(deps, holder, level, deps.now()));
     const verified = verification?.state === 'verified';
+    const lastFiring = current ? current.firing.every((f) => f === alert.fingerprint) : false;
+    if (lastFiring && verification?.state === 'pending') {
+      // The last instance resolved while its step is still being verified (a rollout finishing): answered 503, so
+      // Alertmanager delivers the resolution again and the episode is closed once verification has settled.
+      throw new SelfhealError(
+        'unavailable',
+        `${alert.name} (${alert.fingerprint}) resolved; closing its episode once ${verification.message.replace(/ not verified yet: /, ' is verified (now: ')})`,
+        { reason: 'verifying' },
+      );
+    }
     const { episodes: next, episode } = withResolved(episodes, alert.fingerprint, endsAt, verified);
     if (!episode) return 'again';
     if ((await conditionalPatch(deps, holder, episodesAnnotation(next))) === 'conflict') return 'again';
     const context = { involved: workloadRef(holder), deployment: workloadName(holder) };
     if (episode.state !== 'healed') {
+      const still =
+        episode.firing.length > 0
+          ? `${episode.firing.length} more instance(s) of it still fire`
+          : `not healed: ${verification?.message ?? 'no step to verify'}; if it returns within ${deps.config.loop.windowSeconds}s it escalates`;
       return {
         outcome: 'applied',
         reason: 'resolved',
-        message: `${alert.name} (${alert.fingerprint}) resolved; ${episode.firing.length} more instance(s) of it still fire`,
+        message: `${alert.name} (${alert.fingerprint}) resolved; ${still}`,
         ...context,
         eventReason: 'AlertResolved',
-        detail: { firing: episode.firing.length },
+        detail: { firing: episode.firing.length, verified },
       };
     }
     const seconds = Math.max(0, (endsAt.getTime() - Date.parse(episode.startsAt)) / 1000);
-    const action = last?.action ?? request.action;
+    const action = level?.action ?? request.action;
     timeToRecovery.observe({ alertname: alert.name, action }, seconds);
     const steps = episode.steps.map((s) => s.action).join(' → ');
     return {
       outcome: 'applied',
       reason: 'healed',
-      message: `${alert.name} resolved ${Math.round(seconds)}s after it started: healed after ${steps} (${verified ? 'verified' : `not verified: ${verification?.message ?? 'no step'}`})`,
+      message: `${alert.name} resolved ${Math.round(seconds)}s after it started: healed after ${steps} (${verification?.message ?? 'verified'})`,
       ...context,
       eventReason: 'Healed',
       detail: { timeToRecoverySeconds: Math.round(seconds), steps: episode.steps.length, action, verified },
