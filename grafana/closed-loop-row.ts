@@ -74,10 +74,11 @@ export function closedLoopRow(builder: DashboardBuilder): void {
         ),
     )
     .withPanel(
+      // Totals, not increase(): these series are born at 1 (the first heal, the first trip), which increase() reads as 0.
       table(
-        'Healed in range',
-        'Episodes healed, by alert and the last action taken (an episode that needed redeploy or scale escalated).',
-        `sum by (alertname, action) (increase(${m.timeToRecovery}_count[$__range])) > 0`,
+        'Healed',
+        'Episodes healed since the functions started, by alert and the furthest action taken (redeploy or scale: it escalated).',
+        `sum by (alertname, action) (${m.timeToRecovery}_count)`,
         '{{alertname}} {{action}}',
       ),
     )
@@ -103,16 +104,12 @@ export function closedLoopRow(builder: DashboardBuilder): void {
     )
     .withPanel(
       table(
-        'Breaker trips and notifications in range',
-        'Breakers opened (chain or budget spent) and the humans told, by channel.',
-        `sum by (namespace, workload, reason) (increase(${m.breakerTrips}[$__range])) > 0`,
+        'Breaker trips and notifications',
+        'Breakers opened (chain or budget spent) and the humans told, by channel, since the functions started.',
+        `sum by (namespace, workload, reason) (${m.breakerTrips})`,
         '{{workload}} {{reason}}',
       ).withTarget(
-        query(
-          `sum by (channel, outcome) (increase(${m.notifications}[$__range])) > 0`,
-          '{{channel}} {{outcome}}',
-          'B',
-        )
+        query(`sum by (channel, outcome) (${m.notifications})`, '{{channel}} {{outcome}}', 'B')
           .instant()
           .format(PromQueryFormat.Table),
       ),

@@ -36,13 +36,14 @@ export async function verifyNow(
   workload: Workload,
   step: Step,
   now: Date,
+  since?: string,
 ): Promise<Verification> {
   const selector = selectorString(workload.object.spec?.selector);
   const pods =
     step.action !== 'redeploy' && selector
       ? await deps.kube.listPods(workloadMeta(workload).namespace, selector)
       : undefined;
-  return verifyStep({ step, workload, pods, now, verifySeconds: deps.config.loop.verifySeconds });
+  return verifyStep({ step, workload, pods, now, verifySeconds: deps.config.loop.verifySeconds, since });
 }
 
 // A workload picks its own chain with this annotation (e.g. `restart-pod,notify`).
@@ -72,7 +73,8 @@ async function observe(deps: ActionDeps, found: Found, alert: AlertRef, now: Dat
   const current = currentEpisode(episodes, alert.name, now, deps.config.loop.windowSeconds);
   const last =
     current?.state === 'open' ? levelStep(current, chainOf(deps.config.loop, annotations)) : undefined;
-  const verification = last && (await verifyNow(deps, found.workload, last, now));
+  const since = current && last && current.steps.find((s) => s.action === last.action)?.at;
+  const verification = last && (await verifyNow(deps, found.workload, last, now, since));
   return { annotations, episodes, breaker, current, verification };
 }
 

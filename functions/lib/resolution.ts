@@ -57,7 +57,8 @@ export async function resolveAlert(request: ActionRequest, deps: ActionDeps): Pr
     const episodes = readEpisodes(annotations);
     const current = episodeOf(episodes, alert.fingerprint);
     const level = current && levelStep(current, chainOf(deps.config.loop, annotations));
-    const verification = level && (await verifyNow(deps, holder, level, deps.now()));
+    const since = current?.steps.find((s) => s.action === level?.action)?.at;
+    const verification = level && (await verifyNow(deps, holder, level, deps.now(), since));
     const verified = verification?.state === 'verified';
     const lastFiring = current ? current.firing.every((f) => f === alert.fingerprint) : false;
     if (lastFiring && verification?.state === 'pending') {

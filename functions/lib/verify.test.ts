@@ -140,6 +140,18 @@ function statefulSetWith(available: number): Workload {
   return { ...w, object: { ...w.object, status: { replicas: 2, availableReplicas: available } } } as Workload;
 }
 
+test('verify: a restart repeated for a new instance keeps the deadline of the first one', (t) => {
+  const input = {
+    step: restart,
+    workload: deployment({}),
+    pods: live('web-2'),
+    now: NOW,
+    verifySeconds: 600,
+  };
+  t.is(verifyStep(input).state, 'pending');
+  t.like(verifyStep({ ...input, since: ago(700) }), { state: 'failed' });
+});
+
 for (const [title, step, workload, expected, options = {}] of rows) {
   test(`verify: ${title}`, (t) => {
     const s = options.age ? { ...step, at: ago(options.age) } : step;

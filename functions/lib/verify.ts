@@ -16,6 +16,8 @@ export type VerifyInput = {
   pods: V1Pod[] | undefined;
   now: Date;
   verifySeconds: number;
+  // When the episode first took this step's action: repeating it for new instances never extends the deadline.
+  since?: string | undefined;
 };
 
 // Available pods and how many the workload wants, counted from the live list when there is one.
@@ -28,11 +30,12 @@ function availability(input: VerifyInput): { available: number; desired: number 
 }
 
 function pendingOrLate(input: VerifyInput, waiting: string): Verification {
-  const age = (input.now.getTime() - Date.parse(input.step.at)) / 1000;
+  const since = input.since ?? input.step.at;
+  const age = (input.now.getTime() - Date.parse(since)) / 1000;
   if (age >= input.verifySeconds) {
     return {
       state: 'failed',
-      message: `${input.step.action} at ${input.step.at} is not verified after ${input.verifySeconds}s: ${waiting}`,
+      message: `${input.step.action} since ${since} is not verified after ${input.verifySeconds}s: ${waiting}`,
     };
   }
   return {
