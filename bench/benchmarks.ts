@@ -35,4 +35,13 @@ const agent = scriptBenchmark({
   args: () => ['playground/agent/measure.ts'],
 });
 
-export const BENCHMARKS: readonly Benchmark[] = [router, app, functions, cluster, agent];
+// 1000 alerts at once against the real control plane, without the memory bounds and then as the images run; a storm
+// lasts until every alert is answered (minutes on a busy machine). --quick sends 300.
+const storm = scriptBenchmark({
+  name: 'storm',
+  title: 'Function memory under an alert storm',
+  seconds: 600,
+  args: (quick) => ['bench/storm.ts', '--alerts', quick ? '300' : '1000', '--modes', 'unbounded,image'],
+});
+
+export const BENCHMARKS: readonly Benchmark[] = [router, app, functions, cluster, agent, storm];

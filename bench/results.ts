@@ -123,7 +123,7 @@ export function markdown(results: Results): string {
     '',
     '<!-- Written by `npm run bench`: edit bench/, not this file. -->',
     '',
-    'Reproduce: `npm run bench` runs every benchmark (about 4 minutes) and rewrites this file and',
+    'Reproduce: `npm run bench` runs every benchmark (about 15 minutes, most of it the alert storm) and rewrites this file and',
     '`bench/results.json`; `npm run bench -- router functions` runs some (the other tables are kept from the',
     'previous run); `npm run bench -- --quick` takes fewer iterations. Each table names the script that measures',
     'its area on its own. A target is a budget a user cares about (bench/budgets.yaml says each and why);',

@@ -34,7 +34,8 @@ function run(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv): Run {
 }
 
 async function listening(r: Run): Promise<string> {
-  const deadline = Date.now() + 20_000;
+  // A start from source loads faas-js-runtime (and an action the Kubernetes client): seconds on a busy machine.
+  const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
     const match = /listening on (http:\/\/\S+)/.exec(r.stdout());
     if (match?.[1]) return match[1];

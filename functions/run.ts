@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Env, FUNCTION_NAMES, type FunctionName, isFunctionName, loadConfig } from './lib/config.ts';
 import { SelfhealError } from './lib/errors.ts';
+import { watchdogLockFile } from './lib/health.ts';
 import { createLogger } from './lib/log.ts';
 import { type FunctionModule, type RunningFunction, startFunction } from './lib/runtime.ts';
 
@@ -56,7 +57,11 @@ export function parseCommandLine(argv: string[], env: Env): { name: FunctionName
 }
 
 // Validates the configuration, loads the function and starts it; the function's init() reads the same env.
-export async function runFunction(name: FunctionName, env: Env): Promise<RunningFunction> {
+export async function runFunction(
+  name: FunctionName,
+  env: Env,
+  { lockFile }: { lockFile?: string } = {},
+): Promise<RunningFunction> {
   const config = loadConfig(name, env);
   const log = createLogger(name, config.logLevel);
   const mod = await MODULES[name]();
@@ -65,9 +70,11 @@ export async function runFunction(name: FunctionName, env: Env): Promise<Running
     host: config.host,
     port: config.port,
     bodyLimit: config.maxBodyBytes,
+    maxInflight: config.maxInflight,
     log,
     runtimeLogLevel: 'warn',
     configDir: join(dirname(fileURLToPath(import.meta.url)), name),
+    ...(lockFile ? { lockFile } : {}),
   });
 }
 
@@ -78,7 +85,7 @@ async function main(): Promise<void> {
     Object.assign(process.env, { PORT: env.PORT, HOST: env.HOST });
     if (env.PORT === undefined) delete process.env.PORT;
     if (env.HOST === undefined) delete process.env.HOST;
-    const running = await runFunction(name, env);
+    const running = await runFunction(name, env, { lockFile: watchdogLockFile() });
     console.log(`selfheal ${name} listening on ${running.url}`);
   } catch (err) {
     if (err instanceof UsageError || err instanceof SelfhealError) {

@@ -216,6 +216,7 @@ export async function startAction(
     host: '127.0.0.1',
     port: 0,
     bodyLimit: config.maxBodyBytes,
+    maxInflight: config.maxInflight,
     log,
   });
   t.teardown(() => running.close());

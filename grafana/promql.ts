@@ -20,14 +20,22 @@ const VARIABLE_VALUES: Record<string, string> = {
   __interval: '15s',
   __range: '1h',
   namespace: 'demo',
+  // The cluster variable's "All" value.
+  cluster: '.*',
 };
 
 export function substituteVariables(expr: string): string {
   return expr.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => VARIABLE_VALUES[name] ?? whole);
 }
 
+/** Every PromQL expression of a dashboard: its panels' queries and its annotations'. */
 export function panelQueries(dashboard: Dashboard): PanelQuery[] {
   const queries: PanelQuery[] = [];
+  for (const annotation of dashboard.annotations?.list ?? []) {
+    const expr = (annotation as { expr?: unknown }).expr;
+    if (typeof expr === 'string')
+      queries.push({ panel: `annotation ${annotation.name}`, refId: 'annotation', expr });
+  }
   for (const panel of dashboard.panels ?? []) {
     if (!('targets' in panel)) continue;
     for (const target of panel.targets ?? []) {

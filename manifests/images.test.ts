@@ -1,6 +1,6 @@
 // The images the manifests and stack.yml name follow one convention the playground can run, and each function's
 // image build context (scripts/build-functions.ts) is self-contained and starts as its container would.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -96,6 +96,30 @@ for (const name of ['router', 'restart-pod'] as const) {
     const ms = await timeToFirstOk([join(fn.dir, 'index.mjs')], localEnv(name, port), port);
     t.true(ms > 0);
   });
+
+  test(`${name}: the image's command (launcher, then the bundle) starts it with the heap its limit allows`, async (t) => {
+    const fn = await buildOnce(name);
+    const port = await freePort();
+    const env = { ...localEnv(name, port), SELFHEAL_MEMORY_LIMIT: '256Mi', LOG_LEVEL: 'info' };
+    const child = spawn(process.execPath, [join(fn.dir, 'launch.mjs'), join(fn.dir, 'index.mjs')], {
+      cwd: fn.dir,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.teardown(() => child.kill('SIGKILL'));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const found = out.split('\n').find((l) => l.includes('"runtime limits"'));
+        if (found) resolve(found);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+    t.true(argv.includes('--max-old-space-size=142'), argv.join(' '));
+    t.is((JSON.parse(line) as { heapLimitMiB: number }).heapLimitMiB, 142 + 3 * 8);
+  });
 }
 
 /** The Dockerfile's instructions, continuation lines joined, comments dropped. */
@@ -116,11 +140,11 @@ test('the Dockerfile runs the bundle as a non-root user on port 8080, with no he
   t.deepEqual(instruction('USER'), ['USER 1000:1000']);
   t.deepEqual(instruction('EXPOSE'), ['EXPOSE 8080']);
   t.deepEqual(instruction('HEALTHCHECK'), []);
-  t.deepEqual(instruction('CMD'), ['CMD ["node", "index.mjs"]']);
+  t.deepEqual(instruction('CMD'), ['CMD ["node", "launch.mjs", "index.mjs"]']);
   // Everything the Dockerfile copies is in the context the build script lays out.
   for (const copy of instruction('COPY')) {
     const sources = copy.split(/\s+/).slice(1, -1);
-    t.deepEqual(sources.sort(), ['index.mjs', 'package.json']);
+    t.deepEqual(sources.sort(), ['index.mjs', 'launch.mjs', 'package.json']);
   }
 });
 

@@ -17,8 +17,22 @@ export const FUNCTIONS_FILE = join(
 /** Where OpenFaaS Community Edition deploys functions. */
 export const FUNCTION_NAMESPACE = 'openfaas-fn';
 
-export function readStack(path = STACK_FILE): StackFile {
-  const result = stackFile.safeParse(parse(readFileSync(path, 'utf8')));
+/**
+ * faas-cli's substitution of environment variables in a stack file (drone/envsubst): `${VAR}`, and `${VAR:-default}`
+ * which takes the default when VAR is unset or empty. With no environment given, every default applies.
+ */
+export function substituteEnv(text: string, env: Record<string, string | undefined> = {}): string {
+  return text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+    (_match, name: string, fallback?: string) => {
+      const value = env[name];
+      return value === undefined || value === '' ? (fallback ?? '') : value;
+    },
+  );
+}
+
+export function readStack(path = STACK_FILE, env: Record<string, string | undefined> = {}): StackFile {
+  const result = stackFile.safeParse(parse(substituteEnv(readFileSync(path, 'utf8'), env)));
   if (!result.success) {
     const problems = result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new Error(`${path} is not a valid OpenFaaS stack file:\n${problems}`);
@@ -55,7 +69,7 @@ export function functionResource(name: string, fn: StackFunction) {
 export function renderFunctions(stack: StackFile = readStack()): string {
   const header =
     '# Generated from stack.yml by `node manifests/openfaas-functions.ts` (what `faas-cli generate` writes):\n' +
-    '# edit stack.yml, not this file. Needs the OpenFaaS operator and its Function CRD.\n';
+    '# edit stack.yml, not this file. OpenFaaS Pro: needs its operator and Function CRD (CE: faas-cli deploy).\n';
   return (
     header +
     Object.entries(stack.functions)

@@ -27,11 +27,24 @@ interface Rule {
 /** Who the platform runs each function as, read from what deploys it. */
 async function identities(platform: 'openfaas' | 'knative'): Promise<Identity[]> {
   if (platform === 'openfaas') {
-    return Object.entries(readStack().functions).map(([fn, spec]) => ({
-      fn,
-      namespace: spec.namespace ?? FUNCTION_NAMESPACE,
-      serviceAccount: spec.annotations?.['com.openfaas.serviceaccount'] ?? 'default',
-    }));
+    // Community Edition runs every pod as `default`: an action acts as the ServiceAccount of the token Secret it
+    // mounts. Pro runs the pod as com.openfaas.serviceaccount, which names the same ServiceAccount.
+    const tokenOwners = new Map(
+      (await render('overlays/openfaas'))
+        .filter(
+          (o) =>
+            o.kind === 'Secret' && (o as { type?: string }).type === 'kubernetes.io/service-account-token',
+        )
+        .map((o) => [o.metadata.name, o.metadata.annotations?.['kubernetes.io/service-account.name']]),
+    );
+    return Object.entries(readStack().functions).map(([fn, spec]) => {
+      const token = spec.secrets?.find((s) => tokenOwners.has(s));
+      const serviceAccount = (token && tokenOwners.get(token)) || 'default';
+      const pro = spec.annotations?.['com.openfaas.serviceaccount'];
+      if (token && pro !== serviceAccount)
+        throw new Error(`${fn}: Pro would run ${pro}, the token is ${serviceAccount}`);
+      return { fn, namespace: spec.namespace ?? FUNCTION_NAMESPACE, serviceAccount };
+    });
   }
   return (await render('overlays/knative'))
     .filter((o) => o.apiVersion === 'serving.knative.dev/v1' && o.kind === 'Service')

@@ -63,8 +63,9 @@ export function parseObjects(text: string): K8sObject[] {
     .filter((o): o is K8sObject => o !== null);
 }
 
-/** `kubectl kustomize manifests/<tree>`: the objects exactly as `kubectl apply -k` would send them. */
-export async function render(tree: Tree): Promise<K8sObject[]> {
+/** `kubectl kustomize manifests/<tree>` (or any kustomization path relative to manifests/): the objects exactly as
+ * `kubectl apply -k` would send them. */
+export async function render(tree: Tree | (string & {})): Promise<K8sObject[]> {
   const { stdout } = await promisify(execFile)(kubectl(), ['kustomize', join(MANIFESTS_DIR, tree)], {
     maxBuffer: 16 * 1024 * 1024,
   });

@@ -5,7 +5,14 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { type FunctionName, loadConfig } from '../functions/lib/config.ts';
 import { withLocalSecretFiles } from './function-env.ts';
-import { FUNCTIONS_FILE, readStack, renderFunctions, STACK_FILE } from './openfaas-functions.ts';
+import {
+  FUNCTIONS_FILE,
+  readStack,
+  renderFunctions,
+  STACK_FILE,
+  substituteEnv,
+} from './openfaas-functions.ts';
+import { render } from './render.ts';
 import { quantityValue } from './schemas/kubernetes.ts';
 import { stackFile } from './schemas/openfaas.ts';
 
@@ -34,17 +41,22 @@ test('the stack schema rejects what faas-cli would silently ignore or misread', 
   t.false(stackFile.safeParse(badQuantity).success, 'a memory quantity Kubernetes does not parse');
 });
 
+/** The keys each Secret a function names puts under /var/openfaas/secrets: faas-cli's secrets hold one key named
+ * after the secret; the overlay's ServiceAccount token Secrets hold token, ca.crt and namespace. */
+async function mountedKeys(): Promise<Map<string, string[]>> {
+  const tokenSecrets = (await render('overlays/openfaas')).filter(
+    (o) => o.kind === 'Secret' && (o as { type?: string }).type === 'kubernetes.io/service-account-token',
+  );
+  return new Map(tokenSecrets.map((o) => [o.metadata.name, ['ca.crt', 'namespace', 'token']]));
+}
+
 for (const name of FUNCTIONS) {
-  test(`${name}: built from its bundle, health paths set, resources and scale bounds consistent`, (t) => {
+  test(`${name}: built from its bundle, resources and scale bounds consistent, every *_FILE a mounted key`, async (t) => {
     const fn = readStack().functions[name];
     if (!fn) return t.fail(`no function ${name}`);
     t.is(fn.lang, 'dockerfile');
     t.is(fn.handler, `./dist/functions/${name}`);
-    t.is(fn.image, `ghcr.io/selfheal/${name}:${version}`);
-    t.like(fn.annotations, {
-      'com.openfaas.health.http.path': '/health/liveness',
-      'com.openfaas.ready.http.path': '/health/readiness',
-    });
+    t.is(fn.image, `ghcr.io/selfheal/${name}:${version}`, 'the default registry');
     t.is(fn.labels?.['selfheal.dev/function'], name, 'the label the network policies select');
     t.is(fn.environment?.FAAS_NAME, name, 'faas-js-runtime labels its metrics with it');
     const min = Number(fn.labels?.['com.openfaas.scale.min'] ?? 1);
@@ -59,15 +71,69 @@ for (const name of FUNCTIONS) {
         `${resource} request ${request} ≤ limit ${limit}`,
       );
     }
-    // Every *_FILE variable names a secret the function mounts.
+    // faas-netes projects every key of every secret into one folder: each *_FILE names one, and no two collide.
+    const special = await mountedKeys();
+    const files = (fn.secrets ?? []).flatMap((secret) => special.get(secret) ?? [secret]);
+    t.is(new Set(files).size, files.length, `no two secrets project the same file: ${files.join(', ')}`);
     for (const [key, value] of Object.entries(fn.environment ?? {})) {
       if (!key.endsWith('_FILE')) continue;
-      const secret = String(value).slice(`${SECRETS_DIR}/`.length);
       t.true(String(value).startsWith(`${SECRETS_DIR}/`), `${key} lies under ${SECRETS_DIR}`);
-      t.true(fn.secrets?.includes(secret), `${key}: secret ${secret} is mounted`);
+      t.true(files.includes(String(value).slice(`${SECRETS_DIR}/`.length)), `${key}: ${value} is mounted`);
     }
   });
 }
+
+test('each action acts as its own ServiceAccount through a token Secret the OpenFaaS overlay creates', async (t) => {
+  const objects = await render('overlays/openfaas');
+  for (const action of FUNCTIONS.filter((f) => f !== 'router')) {
+    const fn = readStack().functions[action];
+    t.is(fn?.environment?.SELFHEAL_KUBE_TOKEN_FILE, `${SECRETS_DIR}/token`, action);
+    const tokenSecrets = objects.filter(
+      (o) => o.kind === 'Secret' && fn?.secrets?.includes(o.metadata.name),
+    ) as Array<{ type?: string; metadata: { namespace?: string; annotations?: Record<string, string> } }>;
+    t.is(tokenSecrets.length, 1, `${action} mounts one token Secret`);
+    t.is(tokenSecrets[0]?.type, 'kubernetes.io/service-account-token');
+    t.is(
+      tokenSecrets[0]?.metadata.namespace,
+      'openfaas-fn',
+      'beside the function, where faas-netes reads secrets',
+    );
+    t.is(tokenSecrets[0]?.metadata.annotations?.['kubernetes.io/service-account.name'], action);
+  }
+  t.is(readStack().functions.router?.environment?.SELFHEAL_KUBE_TOKEN_FILE, undefined, 'the router has none');
+});
+
+// faas-cli's syntax in stack.yml, not JavaScript templates.
+// biome-ignore lint/suspicious/noTemplateCurlyInString: faas-cli's ${VAR:-default}
+const REGISTRY = '${SELFHEAL_REGISTRY:-ghcr.io/selfheal}';
+// biome-ignore lint/suspicious/noTemplateCurlyInString: faas-cli's ${VAR}
+const TAG = '${TAG}';
+
+test("faas-cli's variable substitution: the registry comes from SELFHEAL_REGISTRY, with a default", (t) => {
+  const cases: Array<[string, Record<string, string>, string]> = [
+    [`${REGISTRY}/router`, {}, 'ghcr.io/selfheal/router'],
+    [`${REGISTRY}/router`, { SELFHEAL_REGISTRY: '' }, 'ghcr.io/selfheal/router'],
+    [`${REGISTRY}/router`, { SELFHEAL_REGISTRY: 'r.example:5000/me' }, 'r.example:5000/me/router'],
+    [TAG, { TAG: '1.2' }, '1.2'],
+    [TAG, {}, ''],
+    ['no variables', { X: 'y' }, 'no variables'],
+  ];
+  for (const [text, env, expected] of cases)
+    t.is(substituteEnv(text, env), expected, `${text} with ${JSON.stringify(env)}`);
+  const stack = readStack(STACK_FILE, { SELFHEAL_REGISTRY: 'registry.example:5000/me' });
+  for (const [name, fn] of Object.entries(stack.functions))
+    t.is(fn.image, `registry.example:5000/me/${name}:${version}`);
+  t.true(readFileSync(STACK_FILE, 'utf8').includes(`image: ${REGISTRY}/router:${version}`));
+});
+
+test('faas-cli working folders (template/, build/) and the bundles are ignored by git', (t) => {
+  const ignored = readFileSync(new URL('../.gitignore', import.meta.url), 'utf8').split('\n');
+  for (const folder of ['template/', 'build/', 'dist/'])
+    t.true(
+      ignored.some((line) => line.replace(/^\//, '') === folder),
+      `${folder} is in .gitignore`,
+    );
+});
 
 test('the router sends through the gateway, the actions stay within the opted-in namespaces', (t) => {
   const { functions } = readStack();

@@ -71,6 +71,11 @@ function functionObjects(name: FunctionName, env: Array<{ name: string; value: s
                 { name: 'PORT', value: '8080' },
                 { name: 'HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
                 { name: 'SELFHEAL_ACTION_TOKEN_FILE', value: '/var/run/secrets/selfheal/action/token' },
+                // The launcher sizes the function's heap from its memory limit (no cgroup for a local process).
+                {
+                  name: 'SELFHEAL_MEMORY_LIMIT',
+                  valueFrom: { resourceFieldRef: { resource: 'limits.memory' } },
+                },
                 ...env,
               ],
               resources: {

@@ -1,23 +1,34 @@
 // `npm start [-- --fast]`: runs the whole self-healing loop locally and shows what it detects and heals until Ctrl-C.
 import { parseArgs } from 'node:util';
 import { describe, type Observer, observe } from './observe.ts';
-import { type Playground, startPlayground } from './playground.ts';
+import { PLATFORMS, type Platform, type Playground, startPlayground } from './playground.ts';
 import { removeState, stateFilePath, writeState } from './state.ts';
 
-const usage = `usage: npm start [-- --fast] [--traffic N]
+const usage = `usage: npm start [-- --fast] [--traffic N] [--platform kubernetes|openfaas-ce] [--monitoring bundled|operator]
 
-  --fast        the accelerated profile: same rules, short scrape/evaluation intervals and for durations
-  --traffic N   requests a second to the sample app (default 5; 0 for none)`;
+  --fast          the accelerated profile: same rules, short scrape/evaluation intervals and for durations
+  --traffic N     requests a second to the sample app (default 5; 0 for none)
+  --platform P    kubernetes (default): the functions as plain Deployments with their own ServiceAccounts;
+                  openfaas-ce: stack.yml as OpenFaaS Community Edition runs it (openfaas-fn, faas-netes' Deployments,
+                  the default ServiceAccount, a stand-in for the gateway's /function/<name>)
+  --monitoring M  bundled (default): Prometheus and Alertmanager run stack/'s plain configuration;
+                  operator: prometheus-operator reconciles selfheal's PrometheusRule, PodMonitors and
+                  AlertmanagerConfig, and they run the configuration it generates`;
+
+const MONITORING = ['bundled', 'operator'] as const;
+type Monitoring = (typeof MONITORING)[number];
 
 const clock = () => new Date().toISOString().slice(11, 19);
 const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
 
-function parse(): { fast: boolean; traffic: number } | undefined {
+function parse(): { fast: boolean; traffic: number; platform: Platform; monitoring: Monitoring } | undefined {
   try {
     const { values } = parseArgs({
       options: {
         fast: { type: 'boolean', default: false },
         traffic: { type: 'string', default: '5' },
+        platform: { type: 'string', default: 'kubernetes' },
+        monitoring: { type: 'string', default: 'bundled' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -30,7 +41,17 @@ function parse(): { fast: boolean; traffic: number } | undefined {
       console.error(`--traffic must be a number from 0 to 200\n${usage}`);
       return undefined;
     }
-    return { fast: values.fast ?? false, traffic };
+    const platform = values.platform as Platform;
+    if (!PLATFORMS.includes(platform)) {
+      console.error(`--platform must be one of ${PLATFORMS.join(', ')}\n${usage}`);
+      return undefined;
+    }
+    const monitoring = values.monitoring as Monitoring;
+    if (!MONITORING.includes(monitoring)) {
+      console.error(`--monitoring must be one of ${MONITORING.join(', ')}\n${usage}`);
+      return undefined;
+    }
+    return { fast: values.fast ?? false, traffic, platform, monitoring };
   } catch (error) {
     console.error(`${(error as Error).message}\n${usage}`);
     return undefined;
@@ -65,10 +86,14 @@ async function main(): Promise<number> {
     });
   }
 
-  say(`selfheal playground, ${profile} profile`);
+  say(
+    `selfheal playground, ${profile} profile, functions on ${args.platform}, ${args.monitoring} monitoring`,
+  );
   try {
     playground = await startPlayground({
       profile,
+      platform: args.platform,
+      monitoring: args.monitoring,
       trafficPerSecond: args.traffic,
       progress: say,
       signal: aborting.signal,
@@ -89,7 +114,7 @@ async function main(): Promise<number> {
   Prometheus     ${state.prometheusUrl}   (alerts: ${state.prometheusUrl}/api/v1/alerts)
   Alertmanager   ${state.alertmanagerUrl}   (alerts: ${state.alertmanagerUrl}/api/v2/alerts)
   sample app     ${state.appUrl}   (${state.appNamespace}/${state.appDeployment}, 2 replicas)
-  functions (through the local service proxy):
+  functions (${state.platform === 'openfaas-ce' ? `on OpenFaaS CE in ${state.functionNamespace}, through the gateway stand-in` : 'through the local service proxy'}):
 ${functions}
   kubeconfig     export KUBECONFIG=${state.kubeconfig}
   logs           ${state.logDir}

@@ -7,6 +7,9 @@ import { z } from 'zod';
 export const PlaygroundState = z.object({
   pid: z.number().int().positive(),
   profile: z.enum(['production', 'fast']),
+  platform: z.enum(['kubernetes', 'openfaas-ce']).default('kubernetes'),
+  /** Where the functions run: selfheal, or openfaas-fn on OpenFaaS CE. */
+  functionNamespace: z.string().default('selfheal'),
   startedAt: z.string(),
   kubeconfig: z.string(),
   prometheusUrl: z.string().url(),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes, etcd, Prometheus and Alertmanager binaries the tests and playground run, from their Go modules, cached by version.
+# Builds the Kubernetes, etcd, Prometheus, Alertmanager and prometheus-operator binaries the tests and playground run, from their Go modules, cached by version.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.35.4}"
@@ -7,6 +7,7 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KSM_VERSION="${KSM_VERSION:-v2.18.0}"
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 ALERTMANAGER_VERSION="${ALERTMANAGER_VERSION:-v0.35.0}"
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 
 CACHE_ROOT="${SELFHEAL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/selfheal}"
 BIN_DIR="$CACHE_ROOT/bin"
@@ -63,7 +64,7 @@ build_module() {
     sed -i '1i //go:build tools' tools.go
     go mod tidy -e
     mkdir -p "$out.tmp"
-    go build -trimpath -ldflags="-s -w ${LDFLAGS:-}" -o "$out.tmp/" "$@"
+    go build -trimpath ${BUILD_TAGS:+-tags=$BUILD_TAGS} -ldflags="-s -w ${LDFLAGS:-}" -o "$out.tmp/" "$@"
     rm -rf "$out" && mv "$out.tmp" "$out"
   )
 }
@@ -131,8 +132,10 @@ prometheus() {
   local out="$BIN_DIR/prometheus-$PROMETHEUS_VERSION"
   if have_all "$out" prometheus promtool; then say "prometheus $PROMETHEUS_VERSION: cached"; return; fi
   need_go "prometheus"
-  say "prometheus $PROMETHEUS_VERSION: cold build"
-  with_progress prometheus build_module prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$out" \
+  say "prometheus $PROMETHEUS_VERSION: cold build (Kubernetes service discovery only)"
+  # Every configuration here discovers through kubernetes_sd_configs (static and file discovery are always built in):
+  # leaving out the cloud providers' discovery and their SDKs cuts the build to a fraction.
+  BUILD_TAGS=remove_all_sd,enable_kubernetes_sd with_progress prometheus build_module prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$out" \
     github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
 }
 
@@ -152,6 +155,34 @@ alertmanager() {
     github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
 }
 
+prometheus_operator() {
+  local out="$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+  if have_all "$out" operator prometheus-config-reloader && [ -d "$out/crds" ]; then
+    say "prometheus-operator $PROMETHEUS_OPERATOR_VERSION: cached"; return
+  fi
+  need_go "prometheus-operator"
+  say "prometheus-operator $PROMETHEUS_OPERATOR_VERSION: cold build"
+  # Its go.mod replaces the nested modules pkg/apis/monitoring and pkg/client with local folders, which the published
+  # module does not contain: build from a copy of the source with those replaces dropped, so both come from the proxy
+  # at the same version. The CRDs ship in the module (example/prometheus-operator-crd).
+  local src="$WORK_DIR/prometheus-operator-src-$PROMETHEUS_OPERATOR_VERSION"
+  local module=github.com/prometheus-operator/prometheus-operator
+  local moddir; moddir=$(go mod download -json "$module@$PROMETHEUS_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$src" && cp -r "$moddir" "$src" && chmod -R u+w "$src"
+  # The operator names its config reloader image after its own version: stamp it as the release build does.
+  local ver="-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}"
+  build_operator() {
+    cd "$src" &&
+      go mod edit -dropreplace="$module/pkg/apis/monitoring" -dropreplace="$module/pkg/client" &&
+      go mod download "$module/pkg/apis/monitoring" "$module/pkg/client" &&
+      mkdir -p "$out.tmp/crds" &&
+      go build -trimpath -ldflags="-s -w $ver" -o "$out.tmp/" ./cmd/operator ./cmd/prometheus-config-reloader &&
+      cp example/prometheus-operator-crd/*.yaml "$out.tmp/crds/" &&
+      rm -rf "$out" && mv "$out.tmp" "$out"
+  }
+  with_progress prometheus-operator build_operator
+}
+
 # envtest convention: a folder that already holds etcd, kube-apiserver and kubectl.
 if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS" etcd kube-apiserver kubectl; then
   say "using etcd, kube-apiserver and kubectl from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
@@ -169,6 +200,9 @@ write_manifest() {
     echo "promtool=$BIN_DIR/prometheus-$PROMETHEUS_VERSION/promtool"
     echo "alertmanager=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/alertmanager"
     echo "amtool=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/amtool"
+    echo "prometheus-operator=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/operator"
+    echo "prometheus-config-reloader=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/prometheus-config-reloader"
+    echo "prometheus-operator-crds=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
   } >"$CACHE_ROOT/binaries.env.tmp"
   mv "$CACHE_ROOT/binaries.env.tmp" "$CACHE_ROOT/binaries.env"
 }
@@ -177,7 +211,7 @@ write_manifest
 # Every target is attempted, so one failure does not hold back the others. Each runs in a subshell of its own with
 # `set -e` in force (calling it as `target || ...` would switch -e off inside it, hiding failed steps).
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(etcd kubernetes kube-state-metrics prometheus alertmanager)
+[ ${#targets[@]} -eq 0 ] && targets=(etcd kubernetes kube-state-metrics prometheus alertmanager prometheus-operator)
 failed=()
 for t in "${targets[@]}"; do
   case "$t" in
@@ -186,7 +220,8 @@ for t in "${targets[@]}"; do
     kube-state-metrics) fn=kube_state_metrics ;;
     prometheus) fn=prometheus ;;
     alertmanager) fn=alertmanager ;;
-    *) die "unknown target '$t' (etcd, kubernetes, kube-state-metrics, prometheus, alertmanager)" ;;
+    prometheus-operator) fn=prometheus_operator ;;
+    *) die "unknown target '$t' (etcd, kubernetes, kube-state-metrics, prometheus, alertmanager, prometheus-operator)" ;;
   esac
   set +e
   (set -e; "$fn")

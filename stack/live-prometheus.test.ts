@@ -1,6 +1,7 @@
 // Live check of the production scrape config: the built Prometheus runs stack/prometheus/prometheus.yml rendered for
 // this machine (fast profile), discovering through the real API server as the production Prometheus ServiceAccount,
-// while a node agent runs the sample app from its production Deployment manifest and an unannotated copy of it.
+// while a node agent runs the sample app from its production Deployment manifest, an unannotated copy of it, and an
+// annotated copy that did not opt in (scraped, yet never alerted on).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes
 import test from 'ava';
 import { parse } from 'yaml';
 import { startTestAgent } from '../playground/agent/test-support.ts';
+import { startKubeStateMetrics } from '../playground/cluster/kube-state-metrics.ts';
 import { testCluster, useNamespace } from '../test/helpers/cluster.ts';
 import { eventually } from '../test/helpers/wait.ts';
 import { prometheusToken, type Series, startPrometheus } from './live/prometheus.ts';
@@ -44,6 +46,21 @@ test('Prometheus finds annotated pods through the API server, labels their serie
     namespace: ns,
     body: { metadata: { name: 'unannotated', labels: { app: 'unannotated' } }, spec: template.spec },
   });
+  // Scraped like the app, failing like the app, but without the opt-in label: no selfheal alert may name it.
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: {
+      metadata: {
+        name: 'foreign',
+        labels: { app: 'foreign' },
+        annotations: template.metadata?.annotations ?? {},
+      },
+      spec: template.spec,
+    },
+  });
+  // kube-state-metrics as production runs it: the rules read the opt-in label from its kube_pod_labels.
+  const ksm = await startKubeStateMetrics(cluster, { namespaces: [ns] });
+  t.teardown(() => ksm.stop());
 
   const dir = await mkdtemp(join(tmpdir(), 'selfheal-live-prometheus-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -58,6 +75,7 @@ test('Prometheus finds annotated pods through the API server, labels their serie
     local: {
       kubeconfigFile,
       apiServer: { url: cluster.server, caFile: cluster.caCertPath, bearerTokenFile: tokenFile },
+      kubeStateMetricsUrl: `${ksm.url}/metrics`,
       // Nothing here fires on purpose; no Alertmanager listens.
       alertmanagerUrl: 'http://127.0.0.1:9',
     },
@@ -72,35 +90,37 @@ test('Prometheus finds annotated pods through the API server, labels their serie
         p.status?.podIP &&
         p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
     );
-  const [app, unannotated] = await eventually(
-    'both pods running and ready on the agent',
+  const [app, unannotated, foreign] = await eventually(
+    'the three pods running and ready on the agent',
     async () => {
       const { items } = await core.listNamespacedPod({ namespace: ns });
-      const found = [running(items, 'demo-app-'), running(items, 'unannotated')];
+      const found = [running(items, 'demo-app-'), running(items, 'unannotated'), running(items, 'foreign')];
       return found.every(Boolean) && (found as V1Pod[]);
     },
     { timeoutMs: 45_000 },
   );
   const appPod = app?.metadata?.name as string;
   const urlOf = (pod: V1Pod | undefined) => `http://${pod?.status?.podIP}:${APP_PORT}`;
-  // Half of the app's answers fail from now on, so the error-rate rule has something to see.
-  const simulated = await fetch(`${urlOf(app)}/simulate/errors`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ratio: 0.5 }),
-  });
-  t.is(simulated.status, 200, await simulated.text());
+  // Half of the answers of the app and of the foreign pod fail from now on, so the error-rate rule has something to see.
+  for (const pod of [app, foreign]) {
+    const simulated = await fetch(`${urlOf(pod)}/simulate/errors`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ratio: 0.5 }),
+    });
+    t.is(simulated.status, 200, await simulated.text());
+  }
   const traffic = setInterval(() => {
-    for (const pod of [app, unannotated])
+    for (const pod of [app, unannotated, foreign])
       void fetch(`${urlOf(pod)}/`)
         .then((r) => r.arrayBuffer())
         .catch(() => {});
   }, 200);
   t.teardown(() => clearInterval(traffic));
 
-  // Discovery sees both running pods; relabelling keeps the annotated one, with the labels the rules group by.
+  // Discovery sees the three running pods; relabelling keeps the annotated ones, with the labels the rules group by.
   const podsJob = await eventually(
-    'both running pods discovered, the annotated one scraped',
+    'the three running pods discovered, the annotated ones scraped',
     async () => {
       const { activeTargets, droppedTargets } = await prometheus.targets();
       const mine = <T extends { scrapePool: string; discoveredLabels: Record<string, string> }>(list: T[]) =>
@@ -115,24 +135,28 @@ test('Prometheus finds annotated pods through the API server, labels their serie
       const seen = new Set(
         [...active, ...dropped].map((target) => target.discoveredLabels.__meta_kubernetes_pod_name),
       );
-      const scraped = active.some((target) => target.health === 'up');
-      return scraped && seen.has(appPod) && seen.has('unannotated') && { active, dropped };
+      const scraped = active.length === 2 && active.every((target) => target.health === 'up');
+      return (
+        scraped && seen.has(appPod) && seen.has('unannotated') && seen.has('foreign') && { active, dropped }
+      );
     },
     { timeoutMs: 30_000 },
   );
   t.deepEqual(
-    podsJob.active.map((target) => ({ url: target.scrapeUrl, ...target.labels })),
-    [
-      {
-        url: `${urlOf(app)}/metrics`,
+    podsJob.active
+      .map((target): Record<string, string> => ({ url: target.scrapeUrl, ...target.labels }))
+      .sort((a, b) => String(a.pod).localeCompare(String(b.pod))),
+    [app, foreign]
+      .map((pod) => ({
+        url: `${urlOf(pod)}/metrics`,
         job: JOB_NAMES.pods,
-        instance: `${app?.status?.podIP}:${APP_PORT}`,
+        instance: `${pod?.status?.podIP}:${APP_PORT}`,
         namespace: ns,
-        pod: appPod,
+        pod: pod?.metadata?.name as string,
         container: 'app',
-      },
-    ],
-    'one target: the annotated pod',
+      }))
+      .sort((a, b) => a.pod.localeCompare(b.pod)),
+    'two targets: the annotated pods',
   );
   t.deepEqual(
     podsJob.dropped.map((target) => target.discoveredLabels.__meta_kubernetes_pod_name),
@@ -140,15 +164,15 @@ test('Prometheus finds annotated pods through the API server, labels their serie
     'the pod without the annotation is dropped',
   );
   t.deepEqual(
-    labelsOf(await prometheus.query(`up{namespace="${ns}"}`)).map(({ pod, container, job }) => ({
-      pod,
-      container,
-      job,
-    })),
-    [{ pod: appPod, container: 'app', job: JOB_NAMES.pods }],
+    labelsOf(await prometheus.query(`up{namespace="${ns}", job="${JOB_NAMES.pods}"}`)).map(
+      ({ pod, container, job }) => ({ pod, container, job }),
+    ),
+    [appPod, 'foreign'].sort().map((pod) => ({ pod, container: 'app', job: JOB_NAMES.pods })),
   );
   const requests = await eventually('http_requests_total of both statuses', async () => {
-    const series = labelsOf(await prometheus.query(`http_requests_total{namespace="${ns}", route="/"}`));
+    const series = labelsOf(
+      await prometheus.query(`http_requests_total{namespace="${ns}", pod="${appPod}", route="/"}`),
+    );
     return new Set(series.map((s) => s.status)).size >= 2 && series;
   });
   for (const labels of requests) t.like(labels, { namespace: ns, pod: appPod, container: 'app' });
@@ -160,17 +184,17 @@ test('Prometheus finds annotated pods through the API server, labels their serie
     ),
   );
   t.is(cadvisor.scrapeUrl, `${cluster.server}/api/v1/nodes/${agent.nodeName}/proxy/metrics/cadvisor`);
-  const memory = await eventually('working-set memory of both pods', async () => {
+  const memory = await eventually('working-set memory of the three pods', async () => {
     const series = labelsOf(
       await prometheus.query(
         `container_memory_working_set_bytes{namespace="${ns}", container!="", container!="POD"}`,
       ),
     );
-    return series.length === 2 && series;
+    return series.length === 3 && series;
   });
   t.deepEqual(
     memory.map(({ job, namespace, pod, container, node }) => ({ job, namespace, pod, container, node })),
-    [appPod, 'unannotated'].map((pod) => ({
+    [appPod, 'foreign', 'unannotated'].sort().map((pod) => ({
       job: JOB_NAMES.cadvisor,
       namespace: ns,
       pod,
@@ -179,14 +203,37 @@ test('Prometheus finds annotated pods through the API server, labels their serie
     })),
   );
 
-  // The production rule itself picks the pod out of these labels: 50 % errors is above HighErrorRate's 10 %.
-  const [alert] = await eventually(
+  // The opt-in label as the rules read it: the app pod carries it, the foreign pod does not.
+  const optedIn = await eventually('kube_pod_labels of the three pods', async () => {
+    const series = labelsOf(await prometheus.query(`kube_pod_labels{namespace="${ns}"}`));
+    return series.length === 3 && series;
+  });
+  t.deepEqual(
+    optedIn.map((labels) => [labels.pod, labels.label_selfheal_dev_enabled ?? '']),
+    [
+      [appPod, 'true'],
+      ['foreign', ''],
+      ['unannotated', ''],
+    ].sort(([a], [b]) => (a as string).localeCompare(b as string)),
+  );
+
+  // The production rule itself picks the pod out of these labels: 50 % errors is above HighErrorRate's 10 %. The
+  // foreign pod fails at the same ratio over the same window, and stays silent: it did not opt in.
+  const alerts = await eventually(
     'HighErrorRate pending or firing for the sample app pod',
     async () => {
-      const alerts = await prometheus.query(`ALERTS{alertname="HighErrorRate", namespace="${ns}"}`);
-      return alerts.length > 0 && labelsOf(alerts);
+      const found = await prometheus.query(`ALERTS{alertname="HighErrorRate", namespace="${ns}"}`);
+      return found.length > 0 && labelsOf(found);
     },
     { timeoutMs: 30_000 },
   );
-  t.like(alert, { namespace: ns, pod: appPod, action: 'restart-pod', severity: 'critical' });
+  t.deepEqual(
+    alerts.map((alert) => alert.pod),
+    [appPod],
+  );
+  t.like(alerts[0], { namespace: ns, pod: appPod, action: 'restart-pod', severity: 'critical' });
+  const foreignRatio = await prometheus.query(
+    `sum(rate(http_requests_total{namespace="${ns}", pod="foreign", status=~"5.."}[1m])) / sum(rate(http_requests_total{namespace="${ns}", pod="foreign"}[1m]))`,
+  );
+  t.true(Number(foreignRatio[0]?.value[1]) > 0.1, 'the foreign pod fails above the threshold too');
 });

@@ -12,6 +12,7 @@ import {
   promtoolCheckRules,
   promtoolTestRules,
 } from './checks.ts';
+import { OPT_IN_CLAUSE } from './opt-in.ts';
 import { forPhrase, loadStack, PROMETHEUS_RETENTION_FLAG, STACK_FILES } from './profile.ts';
 import { FOR_BOUNDARY_PREFIX, listRuleTestSuites } from './rule-tests.ts';
 import { describeTool, findTool, type ToolFlavour } from './tools.ts';
@@ -106,6 +107,32 @@ test('the rules are the five of the design, each with its for, action, severity 
     // The alert's own labels come from the expression: it must keep namespace and pod.
     t.regex(rule.expr, /by \(namespace, pod[,)]/, `${rule.alert} must aggregate by namespace and pod`);
   }
+});
+
+test('every rule fires only for opted-in pods: its expression ends with the opt-in clause', async (t) => {
+  const { rules } = await loadStack();
+  for (const rule of rules) {
+    t.true(rule.expr.trim().endsWith(OPT_IN_CLAUSE), `${rule.alert} must end with: ${OPT_IN_CLAUSE}`);
+  }
+});
+
+test('every rule has a promtool case where a workload that did not opt in stays silent', async (t) => {
+  const { rules } = await loadStack();
+  const covered = new Set<string>();
+  for (const suite of await listRuleTestSuites(STACK_FILES.ruleTests)) {
+    const parsed = parse(await readFile(suite, 'utf8')) as {
+      tests: { name?: string; alert_rule_test?: { alertname: string }[] }[];
+    };
+    for (const group of parsed.tests) {
+      if (!group.name?.startsWith('opt-in:')) continue;
+      for (const check of group.alert_rule_test ?? []) covered.add(check.alertname);
+    }
+  }
+  t.deepEqual(
+    rules.map((rule) => rule.alert).filter((alert) => !covered.has(alert)),
+    [],
+    'alerts without an opt-in case',
+  );
 });
 
 test('every rule has a summary and a description that states its for', async (t) => {

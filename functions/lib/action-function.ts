@@ -15,6 +15,7 @@ import {
 } from './action.ts';
 import { checkBearer } from './auth.ts';
 import { type ActionConfig, loadActionConfig } from './config.ts';
+import { attributeProblems } from './envelope.ts';
 import { SelfhealError } from './errors.ts';
 import type { ActionName } from './events.ts';
 import { createKube, type KubeConfig, type KubeOps } from './kube.ts';
@@ -23,7 +24,9 @@ import { createLogger, type Logger } from './log.ts';
 export type InvocationContext = {
   headers: IncomingHttpHeaders;
   method?: string;
-  cloudevent?: { id: string; type: string; data?: unknown } | undefined;
+  cloudevent?:
+    | { specversion?: string; id: string; source?: string; type: string; data?: unknown }
+    | undefined;
 };
 
 export type ActionFunctionOptions = {
@@ -54,7 +57,11 @@ export function actionFunction(name: ActionName, logic: ActionLogic, options: Ac
     const kube =
       options.kube ??
       (await createKube(
-        { kubeconfig: config.kubeconfig, ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) },
+        {
+          kubeconfig: config.kubeconfig,
+          tokenFile: config.kubeTokenFile,
+          ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
+        },
         { timeoutMs: config.kubeTimeoutMs },
       ));
     deps = {
@@ -81,6 +88,14 @@ export function actionFunction(name: ActionName, logic: ActionLogic, options: Ac
     try {
       const forceDryRun = deps.config.dryRun;
       if (context.cloudevent) {
+        // The runtime checked the envelope as sent (the SDK invents a missing id); this holds for any caller.
+        const problems = attributeProblems(context.cloudevent);
+        if (problems.length > 0) {
+          throw new SelfhealError('invalid', `invalid CloudEvent: ${problems.join('; ')}`, {
+            problems,
+            reason: 'invalid-cloudevent',
+          });
+        }
         request = parseCloudEventRequest(name, context.cloudevent, forceDryRun);
       } else if (looksLikeCloudEvent(context.headers)) {
         throw new SelfhealError(

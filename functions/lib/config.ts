@@ -130,6 +130,7 @@ const commonShape = {
   SELFHEAL_NAMESPACES: namespaces,
   SELFHEAL_DRY_RUN: bool(false),
   SELFHEAL_MAX_BODY_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  SELFHEAL_MAX_INFLIGHT: int(8, 1, 10_000),
   SELFHEAL_ACTION_TOKEN: optionalString,
   SELFHEAL_ACTION_TOKEN_FILE: optionalString,
   SELFHEAL_ACTION_AUTH: z.preprocess(
@@ -152,15 +153,21 @@ const routerEnv = z.object({
   }),
   SELFHEAL_ACTION_URLS: z.preprocess(blankToUndefined, actionUrls.optional()),
   SELFHEAL_OPENFAAS_GATEWAY: z.preprocess(blankToUndefined, httpUrl.optional()),
+  SELFHEAL_OPENFAAS_ASYNC: bool(false),
   K_SINK: z.preprocess(blankToUndefined, httpUrl.optional()),
   SELFHEAL_ROUTES: routes,
   SELFHEAL_DELIVERY_TIMEOUT_MS: int(10_000, 100, 600_000),
   SELFHEAL_DELIVERY_CONCURRENCY: int(4, 1, 64),
+  // Below Alertmanager's notify timeout, max(group_interval, 10s): see functions/README.md.
+  SELFHEAL_ANSWER_DEADLINE_MS: int(7_000, 100, 600_000),
+  // A storm of 5,000 alerts is about 5.6 MB; a 413 is never retried by Alertmanager.
+  SELFHEAL_MAX_BODY_BYTES: int(16 * 1_048_576, 1024, 64 * 1_048_576),
 });
 
 const actionEnv = z.object({
   ...commonShape,
   KUBECONFIG: optionalString,
+  SELFHEAL_KUBE_TOKEN_FILE: optionalString,
   SELFHEAL_MAX_REPLICAS: int(10, 1, 10_000),
   SELFHEAL_SCALE_STEP: int(1, 1, 100),
   SELFHEAL_COOLDOWN_SECONDS: int(300, 0, 7 * 86_400),
@@ -173,7 +180,8 @@ const actionEnv = z.object({
 
 export type Sink =
   | { kind: 'direct'; urls: Record<ActionName, string> }
-  | { kind: 'openfaas'; gateway: string }
+  // async: post to /async-function/<name> (the gateway queues it and answers 202).
+  | { kind: 'openfaas'; gateway: string; async?: true }
   | { kind: 'knative'; broker: string };
 
 type CommonConfig = {
@@ -184,6 +192,8 @@ type CommonConfig = {
   namespaces: NamespaceAllowList;
   dryRun: boolean;
   maxBodyBytes: number;
+  // Invocations worked on at once; more are answered 503 with Retry-After.
+  maxInflight: number;
   // Bearer token between router and actions; unset only when actionAuth is 'platform'.
   actionToken: string | undefined;
   // 'platform': the platform authenticates the router → action hop (e.g. Knative), so no token is required.
@@ -197,11 +207,14 @@ export type RouterConfig = CommonConfig & {
   routes: Record<string, ActionName>;
   deliveryTimeoutMs: number;
   deliveryConcurrency: number;
+  answerDeadlineMs: number;
 };
 
 export type ActionConfig = CommonConfig & {
   fn: ActionName;
   kubeconfig: string | undefined;
+  // A ServiceAccount token to act with instead of the pod's own identity (OpenFaaS CE runs every function as default).
+  kubeTokenFile: string | undefined;
   maxReplicas: number;
   scaleStep: number;
   cooldownSeconds: number;
@@ -255,6 +268,7 @@ function common(env: z.infer<typeof routerEnv> | z.infer<typeof actionEnv>, acti
     namespaces: env.SELFHEAL_NAMESPACES,
     dryRun: env.SELFHEAL_DRY_RUN,
     maxBodyBytes: env.SELFHEAL_MAX_BODY_BYTES,
+    maxInflight: env.SELFHEAL_MAX_INFLIGHT,
     actionToken,
     actionAuth: env.SELFHEAL_ACTION_AUTH,
   };
@@ -291,7 +305,12 @@ export function loadRouterConfig(env: Env): RouterConfig {
           'SELFHEAL_ACTION_URLS is required when SELFHEAL_SINK=direct (restart-pod=URL,redeploy=URL,scale=URL)',
         );
     } else if (e.SELFHEAL_SINK === 'openfaas') {
-      if (e.SELFHEAL_OPENFAAS_GATEWAY) sink = { kind: 'openfaas', gateway: e.SELFHEAL_OPENFAAS_GATEWAY };
+      if (e.SELFHEAL_OPENFAAS_GATEWAY)
+        sink = {
+          kind: 'openfaas',
+          gateway: e.SELFHEAL_OPENFAAS_GATEWAY,
+          ...(e.SELFHEAL_OPENFAAS_ASYNC ? { async: true as const } : {}),
+        };
       else problems.push('SELFHEAL_OPENFAAS_GATEWAY is required when SELFHEAL_SINK=openfaas');
     } else if (e.K_SINK) {
       sink = { kind: 'knative', broker: e.K_SINK };
@@ -309,6 +328,7 @@ export function loadRouterConfig(env: Env): RouterConfig {
     routes: e.SELFHEAL_ROUTES,
     deliveryTimeoutMs: e.SELFHEAL_DELIVERY_TIMEOUT_MS,
     deliveryConcurrency: e.SELFHEAL_DELIVERY_CONCURRENCY,
+    answerDeadlineMs: e.SELFHEAL_ANSWER_DEADLINE_MS,
   };
 }
 
@@ -324,6 +344,7 @@ export function loadActionConfig(fn: ActionName, env: Env): ActionConfig {
     fn,
     ...common(e, actionToken),
     kubeconfig: e.KUBECONFIG,
+    kubeTokenFile: e.SELFHEAL_KUBE_TOKEN_FILE,
     maxReplicas: e.SELFHEAL_MAX_REPLICAS,
     scaleStep: e.SELFHEAL_SCALE_STEP,
     cooldownSeconds: e.SELFHEAL_COOLDOWN_SECONDS,

@@ -273,16 +273,15 @@ async function runRound<S, P>(
       detail: verdict.detail,
     };
   }
-  let workload = found.workload;
-  let record: ActionRecord;
-  if (admission.kind === 'resume') {
-    record = admission.record;
-  } else {
-    record = newRecord(actingRequest, snapshot.now, verdict.detail);
-    const claimed = await conditionalPatch(deps, workload, recordAnnotation(record));
-    if (claimed === 'conflict') return 'again';
-    workload = claimed;
-  }
+  // A replay claims again (pending, a fresh lease) before acting, so a redelivery arriving meanwhile waits
+  // instead of replaying the same claim beside it.
+  const record: ActionRecord =
+    admission.kind === 'resume'
+      ? { ...admission.record, state: 'pending', at: snapshot.now.toISOString() }
+      : newRecord(actingRequest, snapshot.now, verdict.detail);
+  const claimed = await conditionalPatch(deps, found.workload, recordAnnotation(record));
+  if (claimed === 'conflict') return 'again';
+  const workload = claimed;
   let effect: Effect;
   try {
     effect = await apply(false);

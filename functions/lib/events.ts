@@ -200,10 +200,9 @@ export function buildEscalationEvent(input: {
 }
 
 export type ResolvedEventData = { alert: AlertRef; target: Target };
+export type ResolvedEventInput = ResolvedEventData & { source?: string };
 
-export function buildResolvedEvent(
-  input: ResolvedEventData & { source?: string },
-): CloudEvent<ResolvedEventData> {
+export function buildResolvedEvent(input: ResolvedEventInput): CloudEvent<ResolvedEventData> {
   return new CloudEvent<ResolvedEventData>({
     id: resolvedEventId(input.alert.fingerprint, input.alert.startsAt),
     type: RESOLVED_EVENT_TYPE,

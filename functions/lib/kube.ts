@@ -1,9 +1,9 @@
 // The Kubernetes operations the actions need, over @kubernetes/client-node (in a pod: in-cluster config;
 // outside: KUBECONFIG). The client is imported lazily, so modules that never call createKube never load it.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type {
   AppsV1Api,
   CoreV1Api,
@@ -97,7 +97,13 @@ export interface KubeOps {
   createEvent(namespace: string, event: CoreV1Event, timeoutMs?: number): Promise<'created' | 'exists'>;
 }
 
-export type KubeSource = { kubeconfig?: string | undefined; kubeConfig?: KubeConfig };
+// tokenFile: act as the ServiceAccount whose token this file holds (a token Secret mounted as an OpenFaaS secret),
+// whatever identity the pod runs as; the cluster still comes from KUBECONFIG or the in-cluster config.
+export type KubeSource = {
+  kubeconfig?: string | undefined;
+  kubeConfig?: KubeConfig;
+  tokenFile?: string | undefined;
+};
 
 const STRATEGIC_MERGE = 'application/strategic-merge-patch+json';
 
@@ -126,6 +132,35 @@ export async function loadKubeConfig(source: KubeSource): Promise<KubeConfig> {
       'no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a service account',
     );
   }
+  return source.tokenFile ? withTokenFile(kc, source.tokenFile) : kc;
+}
+
+// The same cluster, authenticated by the token in `tokenFile`, re-read as client-node does for in-cluster tokens (a
+// token with surrounding whitespace, as `kubectl create token | faas-cli secret create` may leave, is read once,
+// trimmed). A ServiceAccount token Secret carries the cluster CA as ca.crt beside the token: used when present, so
+// the pod's own service account mount is not needed at all.
+function withTokenFile(kc: KubeConfig, tokenFile: string): KubeConfig {
+  let text = '';
+  try {
+    text = readFileSync(tokenFile, 'utf8');
+  } catch (err) {
+    throw new SelfhealError(
+      'invalid',
+      `SELFHEAL_KUBE_TOKEN_FILE: cannot read ${tokenFile} (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+  const token = text.trim();
+  if (!token) throw new SelfhealError('invalid', `SELFHEAL_KUBE_TOKEN_FILE: ${tokenFile} is empty`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) return kc;
+  const ca = join(dirname(tokenFile), 'ca.crt');
+  const { caData: _data, caFile: _file, ...rest } = cluster;
+  kc.loadFromClusterAndUser(
+    existsSync(ca) ? { ...rest, caFile: ca } : cluster,
+    token === text
+      ? { name: 'selfheal-token-file', authProvider: { name: 'tokenFile', config: { tokenFile } } }
+      : { name: 'selfheal-token-file', token },
+  );
   return kc;
 }
 

@@ -24,3 +24,17 @@ export const deliveryDuration = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [registry],
 });
+
+export const deadlineAlerts = new Counter({
+  name: 'selfheal_router_deadline_alerts_total',
+  help: 'Alerts the router had not delivered when its answer deadline came (in flight and abandoned, or not attempted); its 503 makes Alertmanager retry them',
+  labelNames: ['stage'] as const,
+  registers: [registry],
+});
+
+export const truncatedAlerts = new Counter({
+  name: 'selfheal_router_truncated_alerts_total',
+  help: 'Alerts Alertmanager left out of notifications to the router (webhook max_alerts), by receiver',
+  labelNames: ['receiver'] as const,
+  registers: [registry],
+});

@@ -1,11 +1,16 @@
 // Starts a function under faas-js-runtime's start(), as in its container, and closes the runtime's gaps:
 // the listen address (it always binds '::'), 4xx JSON errors for bad bodies and CloudEvents (it answers 500),
-// authentication before the body is read, and selfheal's metrics on its /metrics.
+// authentication and the CloudEvents envelope checked before the SDK sees the request, a bound on invocations
+// in flight, and selfheal's metrics on its /metrics.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
+import { checkEnvelopeHeaders, checkStructuredBody, envelopeMode } from './envelope.ts';
 import { isSelfhealError, type SelfhealError } from './errors.ts';
+import { attachPlatformHealth, type HealthHost, type PlatformHealth } from './health.ts';
+import { DEFAULT_MAX_INFLIGHT, inflightLimiter, RETRY_AFTER_SECONDS } from './inflight.ts';
 import type { Logger } from './log.ts';
 import { registry } from './metrics.ts';
 
@@ -35,6 +40,10 @@ export type StartOptions = {
   runtimeLogLevel?: string;
   // faas-js-runtime merges a func.yaml from this folder over the options.
   configDir?: string;
+  // Invocations worked on at once; more are answered 503 with Retry-After (default DEFAULT_MAX_INFLIGHT).
+  maxInflight?: number;
+  // The OpenFaaS watchdog's lock file, written once ready (health.ts); none when unset.
+  lockFile?: string;
 };
 
 export type RunningFunction = { server: Server; url: string; close: () => Promise<void> };
@@ -49,11 +58,13 @@ type RequestLike = {
   url: string;
   method: string;
   headers: IncomingHttpHeaders;
+  body?: unknown;
   routeOptions?: { url?: string };
 };
 type ReplyLike = {
   statusCode: number;
   sent: boolean;
+  raw: ServerResponse;
   code: (status: number) => ReplyLike;
   header: (name: string, value: string) => ReplyLike;
   send: (body: unknown) => ReplyLike;
@@ -133,6 +144,25 @@ function configure(instance: FastifyLike, mod: FunctionModule, options: StartOpt
     reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body);
   });
 
+  // Answers a request the function never sees, with the error as JSON.
+  const refuse = (request: RequestLike, reply: ReplyLike, error: SelfhealError) => {
+    options.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: error.code,
+        reason: error.reason,
+        problems: error.problems,
+      },
+      error.message,
+    );
+    if (error.reason === 'overloaded') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    reply.code(error.code).header('content-type', 'application/json; charset=utf-8').send(error.toJSON());
+  };
+  const invocation = (request: RequestLike) =>
+    request.routeOptions?.url === FUNCTION_ROUTE && request.method !== 'OPTIONS';
+
+  const limiter = inflightLimiter(options.maxInflight ?? DEFAULT_MAX_INFLIGHT);
   instance.addHook('onRequest', ((
     request: RequestLike & { execTimer?: unknown },
     reply: ReplyLike,
@@ -141,18 +171,25 @@ function configure(instance: FastifyLike, mod: FunctionModule, options: StartOpt
     // faas-js-runtime stops a timer in onResponse that only its preHandler starts; a request rejected
     // earlier (bad body) would log a TypeError. A no-op timer until the real one is set.
     request.execTimer = () => {};
-    const route = request.routeOptions?.url;
-    if (route === FUNCTION_ROUTE && request.method !== 'OPTIONS' && mod.authorize) {
-      const denied = mod.authorize(request.headers);
-      if (denied) {
-        options.log.info({ method: request.method, url: request.url, status: denied.code }, denied.message);
-        reply
-          .code(denied.code)
-          .header('content-type', 'application/json; charset=utf-8')
-          .send(denied.toJSON());
-        return;
-      }
-    }
+    if (!invocation(request)) return done();
+    // In this order, all before the body is read: who calls, what the headers say, whether there is room.
+    const denied = mod.authorize?.(request.headers);
+    if (denied) return refuse(request, reply, denied);
+    const malformed = checkEnvelopeHeaders(request.method, request.headers);
+    if (malformed) return refuse(request, reply, malformed);
+    const admission = limiter.admit();
+    if ('shed' in admission) return refuse(request, reply, admission.shed);
+    // 'close' follows every end of a response: sent, failed or abandoned by the client.
+    reply.raw.once('close', admission.release);
+    done();
+  }) as never);
+
+  // Added before faas-js-runtime adds its own preHandlers (it parses CloudEvents there), so this runs first:
+  // a structured event is checked as sent, before the SDK fills in what is missing.
+  instance.addHook('preHandler', ((request: RequestLike, reply: ReplyLike, done: () => void) => {
+    if (!invocation(request) || envelopeMode(request.headers) !== 'structured') return done();
+    const malformed = checkStructuredBody(request.body);
+    if (malformed) return refuse(request, reply, malformed);
     done();
   }) as never);
 
@@ -186,10 +223,14 @@ export async function startFunction(mod: FunctionModule, options: StartOptions):
   });
   await previous.catch(() => {});
   let instance: FastifyLike | undefined;
+  let health: PlatformHealth | undefined;
   const onInit = (message: unknown) => {
     if (instance) return;
     instance = (message as { fastify: FastifyLike }).fastify;
     configure(instance, mod, options);
+    health = attachPlatformHealth(instance as unknown as HealthHost, options.lockFile, (err) =>
+      options.log.warn({ err }, `no lock file ${options.lockFile}: exec probes (cat /tmp/.lock) will fail`),
+    );
   };
   subscribe('fastify.initialization', onInit);
   try {
@@ -205,6 +246,14 @@ export async function startFunction(mod: FunctionModule, options: StartOptions):
     });
     const fastify = instance;
     if (!fastify) throw new Error('faas-js-runtime started without publishing its Fastify instance');
+    options.log.info(
+      {
+        maxInflight: options.maxInflight ?? DEFAULT_MAX_INFLIGHT,
+        heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 1_048_576),
+      },
+      'runtime limits',
+    );
+    health?.ready();
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return { server, url: `http://${host}:${address.port}`, close: () => fastify.close() };

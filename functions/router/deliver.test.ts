@@ -1,6 +1,6 @@
 // Where events go for each sink, and how an answer is classified (accepted, rejected for good, or retry).
 import test from 'ava';
-import { classify, classifyError, mapLimit, sinkUrl } from './deliver.ts';
+import { classify, classifyError, sinkUrl } from './deliver.ts';
 
 const urls = { 'restart-pod': 'http://r:8080/', redeploy: 'http://d:8080/', scale: 'http://s:8080/' };
 
@@ -9,6 +9,10 @@ test('each sink names the URL of an action', (t) => {
   t.is(
     sinkUrl({ kind: 'openfaas', gateway: 'http://gateway.openfaas:8080/' }, 'restart-pod'),
     'http://gateway.openfaas:8080/function/restart-pod',
+  );
+  t.is(
+    sinkUrl({ kind: 'openfaas', gateway: 'http://gateway.openfaas:8080', async: true }, 'scale'),
+    'http://gateway.openfaas:8080/async-function/scale',
   );
   t.is(
     sinkUrl({ kind: 'knative', broker: 'http://broker-ingress/selfheal/default' }, 'scale'),
@@ -62,18 +66,4 @@ test('5xx, redirects, timeouts and refused connections are failures worth a retr
     cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }),
   });
   t.like(classifyError(refused, 500), { outcome: 'failed', reason: 'unreachable' });
-});
-
-test('mapLimit keeps order and never runs more than the limit at once', async (t) => {
-  let running = 0;
-  let peak = 0;
-  const out = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
-    running++;
-    peak = Math.max(peak, running);
-    await new Promise((r) => setTimeout(r, n * 3));
-    running--;
-    return n * 10;
-  });
-  t.deepEqual(out, [50, 10, 40, 20, 30]);
-  t.is(peak, 2);
 });

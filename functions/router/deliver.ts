@@ -1,9 +1,9 @@
-// Delivering planned CloudEvents (binary mode) to the configured sink, in parallel with a bound and a deadline,
-// and classifying each answer: accepted (2xx), rejected for good (4xx), or failed and worth a retry.
+// Delivering one planned CloudEvent (binary mode) to the configured sink with a timeout, and classifying the
+// answer: accepted (2xx), rejected for good (4xx), or failed and worth a retry.
 import { type CloudEvent, HTTP } from 'cloudevents';
 import type { Sink } from '../lib/config.ts';
 import { transportErrorCode } from '../lib/errors.ts';
-import type { ActionEventData, ActionName } from '../lib/events.ts';
+import type { ActionName } from '../lib/events.ts';
 import type { HttpResponse, OutgoingMessage } from '../lib/http.ts';
 
 export type ActionAnswer = { outcome?: string; reason?: string; message?: string };
@@ -13,20 +13,25 @@ export type Delivery =
   | { outcome: 'rejected'; status: number; reason: string; message: string; answer?: ActionAnswer }
   | { outcome: 'failed'; status?: number; reason: string; message: string };
 
-export type Post = (url: string, message: OutgoingMessage, timeoutMs: number) => Promise<HttpResponse>;
+export type Post = (
+  url: string,
+  message: OutgoingMessage,
+  timeoutMs: number,
+  signal?: AbortSignal,
+) => Promise<HttpResponse>;
 
 export function sinkUrl(sink: Sink, action: ActionName): string {
   switch (sink.kind) {
     case 'direct':
       return sink.urls[action];
     case 'openfaas':
-      return `${sink.gateway.replace(/\/+$/, '')}/function/${action}`;
+      return `${sink.gateway.replace(/\/+$/, '')}/${sink.async ? 'async-function' : 'function'}/${action}`;
     case 'knative':
       return sink.broker;
   }
 }
 
-export function toMessage(event: CloudEvent<ActionEventData>, token?: string): OutgoingMessage {
+export function toMessage(event: CloudEvent<unknown>, token?: string): OutgoingMessage {
   const message = HTTP.binary(event);
   const headers = { ...(message.headers as Record<string, string>) };
   if (token) headers.authorization = `Bearer ${token}`;
@@ -85,28 +90,11 @@ export async function deliver(
   url: string,
   message: OutgoingMessage,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<Delivery> {
   try {
-    return classify(await post(url, message, timeoutMs));
+    return classify(await post(url, message, timeoutMs, signal));
   } catch (err) {
     return classifyError(err, timeoutMs);
   }
-}
-
-// Maps with at most `limit` calls in flight, keeping the order of `items`.
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

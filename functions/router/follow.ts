@@ -1,23 +1,16 @@
 // Delivering one planned event and following the escalation chain: when an action answers with the next step's
 // event (a structured CloudEvent of type dev.selfheal.action.<next>), the router delivers that to <next>, and so
 // on, a bounded number of hops. (On Knative the Broker routes those replies itself; its 202 carries none.)
-import { type CloudEvent, HTTP } from 'cloudevents';
+import type { CloudEvent } from 'cloudevents';
 import type { RouterConfig } from '../lib/config.ts';
 import { type ActionName, actionFromEventType } from '../lib/events.ts';
 import type { HttpResponse, OutgoingMessage } from '../lib/http.ts';
-import { classify, classifyError, type Delivery, type Post, sinkUrl } from './deliver.ts';
+import { classify, classifyError, type Delivery, type Post, sinkUrl, toMessage } from './deliver.ts';
 
 // restart-pod → redeploy → scale → notify: three hops at most; one more for slack.
 export const MAX_HOPS = 4;
 
 export type Hop = { action: ActionName; eventId: string };
-
-export function binaryMessage(event: CloudEvent<unknown>, token: string | undefined): OutgoingMessage {
-  const message = HTTP.binary(event);
-  const headers = { ...(message.headers as Record<string, string>) };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return { headers, body: typeof message.body === 'string' ? message.body : JSON.stringify(message.body) };
-}
 
 // The next step an action handed on in its answer, if it did.
 export function escalationIn(response: HttpResponse): { action: ActionName; eventId: string } | undefined {
@@ -31,17 +24,21 @@ export function escalationIn(response: HttpResponse): { action: ActionName; even
   }
 }
 
+// `signal` (the router's answer deadline) abandons the chain where it is: the retry sends the first event again, and
+// each action, deciding again from the episode it recorded, hands on the same next event (same id).
 export async function deliverFollowing(
   post: Post,
   config: RouterConfig,
-  first: { action: ActionName; message: OutgoingMessage },
+  first: { action: ActionName; event: CloudEvent<unknown> },
+  signal?: AbortSignal,
 ): Promise<{ delivery: Delivery; hops: Hop[] }> {
   const hops: Hop[] = [];
-  let { action, message } = first;
+  let action = first.action;
+  let message: OutgoingMessage = toMessage(first.event, config.actionToken);
   for (let hop = 0; hop <= MAX_HOPS; hop++) {
     let response: HttpResponse;
     try {
-      response = await post(sinkUrl(config.sink, action), message, config.deliveryTimeoutMs);
+      response = await post(sinkUrl(config.sink, action), message, config.deliveryTimeoutMs, signal);
     } catch (err) {
       return { delivery: classifyError(err, config.deliveryTimeoutMs), hops };
     }

@@ -13,8 +13,7 @@ test('starting the router loads no module of @kubernetes/client-node', async (t)
     registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); loaded.push(r.url); return r; } });
     const { runFunction } = await import(${JSON.stringify(join(import.meta.dirname, '..', 'run.ts'))});
     const running = await runFunction('router', {
-      SELFHEAL_WEBHOOK_TOKEN: 't', SELFHEAL_SINK: 'knative', K_SINK: 'http://127.0.0.1:9/', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent',
-      SELFHEAL_NAMESPACES: '*', SELFHEAL_ACTION_AUTH: 'platform',
+      SELFHEAL_WEBHOOK_TOKEN: 't', SELFHEAL_SINK: 'knative', SELFHEAL_NAMESPACES: 'demo', SELFHEAL_ACTION_AUTH: 'platform', K_SINK: 'http://127.0.0.1:9/', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent',
     });
     await running.close();
     console.log(JSON.stringify(loaded));
@@ -25,10 +24,10 @@ test('starting the router loads no module of @kubernetes/client-node', async (t)
       ...process.env,
       SELFHEAL_WEBHOOK_TOKEN: 't',
       SELFHEAL_SINK: 'knative',
+      SELFHEAL_NAMESPACES: 'demo',
+      SELFHEAL_ACTION_AUTH: 'platform',
       K_SINK: 'http://127.0.0.1:9/',
       LOG_LEVEL: 'silent',
-      SELFHEAL_NAMESPACES: '*',
-      SELFHEAL_ACTION_AUTH: 'platform',
     },
   });
   const loaded = JSON.parse(stdout.trim().split('\n').pop() ?? '[]') as string[];

@@ -7,6 +7,7 @@ import { loadRouterConfig, type RouterConfig } from '../lib/config.ts';
 import { SelfhealError } from '../lib/errors.ts';
 import { createHttpSender, type HttpSender } from '../lib/http.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { createProgress, type Progress } from './progress.ts';
 import { routeWebhook } from './router.ts';
 
 export type RouterOptions = { config?: () => RouterConfig; log?: Logger; sender?: HttpSender };
@@ -21,15 +22,21 @@ const json = (statusCode: number, body: unknown): Answer => ({
 });
 
 export function routerFunction(options: RouterOptions = {}) {
-  let state: { config: RouterConfig; log: Logger; sender: HttpSender } | undefined;
+  let state: { config: RouterConfig; log: Logger; sender: HttpSender; progress: Progress } | undefined;
 
   function init(): void {
     const config = options.config ? options.config() : loadRouterConfig(process.env);
     const log = options.log ?? createLogger('router', config.logLevel);
     const sender = options.sender ?? createHttpSender({ connections: config.deliveryConcurrency * 2 });
-    state = { config, log, sender };
+    state = { config, log, sender, progress: createProgress() };
     log.info(
-      { sink: config.sink.kind, routes: config.routes, namespaces: config.namespaces },
+      {
+        sink: config.sink.kind,
+        routes: config.routes,
+        namespaces: config.namespaces,
+        answerDeadlineMs: config.answerDeadlineMs,
+        maxBodyBytes: config.maxBodyBytes,
+      },
       'router ready',
     );
   }
@@ -44,6 +51,8 @@ export function routerFunction(options: RouterOptions = {}) {
   ): Promise<Answer> {
     if (!state)
       return json(503, new SelfhealError('unavailable', 'the router is not initialised yet').toJSON());
+    // The clock starts before the webhook is validated and planned: all of it counts against Alertmanager's wait.
+    const deadline = AbortSignal.timeout(state.config.answerDeadlineMs);
     const denied = authorize(context.headers);
     if (denied) return json(denied.code, denied.toJSON());
     if (context.method && context.method !== 'POST') {
@@ -68,6 +77,8 @@ export function routerFunction(options: RouterOptions = {}) {
         config: state.config,
         post: state.sender.post,
         log: state.log,
+        deadline,
+        progress: state.progress,
       });
       return json(statusCode, result);
     } catch (err) {

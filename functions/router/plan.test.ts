@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { type Alert, parseWebhook, type Webhook } from '../lib/alertmanager.ts';
 import { DEFAULT_ROUTES } from '../lib/config.ts';
 import { ACTIONS, eventId, resolvedEventId } from '../lib/events.ts';
-import { planAlert, planWebhook } from './plan.ts';
+import { planAlert, planWebhook, toEvent } from './plan.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
 const versions = readdirSync(fixtures).filter((d) => /^alertmanager-\d/.test(d));
@@ -32,18 +32,22 @@ for (const version of versions) {
     if (plan?.kind !== 'deliver') return t.fail(`expected a delivery, got ${JSON.stringify(plan)}`);
     t.is(plan.action, 'restart-pod');
     t.deepEqual(plan.target, { namespace: 'demo', kind: 'Pod', name: 'web-7d9f8b6c5-abcde' });
-    t.is(plan.event.type, 'dev.selfheal.action.restart-pod');
-    t.is(plan.event.id, eventId(plan.alert.fingerprint, plan.alert.startsAt, 'restart-pod'));
-    t.is(plan.event.data?.alert?.name, 'HighMemoryUsage');
+    const event = toEvent(plan);
+    t.is(event.type, 'dev.selfheal.action.restart-pod');
+    t.is(plan.id, eventId(plan.alert.fingerprint, plan.alert.startsAt, 'restart-pod'));
+    t.is(event.id, plan.id);
+    t.is(event.data?.alert?.name, 'HighMemoryUsage');
   });
 
   test(`${version}: a resolved alert is told to the action its firing self went to, never as an action`, (t) => {
     const [resolved] = planWebhook(fixture(version, 'resolved'), options);
     if (resolved?.kind !== 'resolve') return t.fail(`expected a resolution, got ${JSON.stringify(resolved)}`);
     t.is(resolved.action, 'restart-pod');
-    t.is(resolved.event.type, 'dev.selfheal.resolved');
-    t.is(resolved.event.id, resolvedEventId(resolved.alert.fingerprint, resolved.alert.startsAt));
-    t.truthy(resolved.event.data?.alert.endsAt, 'Alertmanager says when it stopped firing');
+    const event = toEvent(resolved);
+    t.is(event.type, 'dev.selfheal.resolved');
+    t.is(resolved.id, resolvedEventId(resolved.alert.fingerprint, resolved.alert.startsAt));
+    t.is(event.id, resolved.id);
+    t.truthy(event.data?.alert.endsAt, 'Alertmanager says when it stopped firing');
     const mixed = planWebhook(fixture(version, 'mixed'), options);
     t.deepEqual(mixed.map((p) => p.kind).sort(), ['deliver', 'deliver', 'resolve']);
     // Nothing acted on an alert without a route: nothing to tell.
@@ -160,12 +164,15 @@ test('property: one plan per alert; only firing alerts in allowed namespaces are
             return (
               allowed &&
               plan.kind === 'resolve' &&
-              plan.event.id === resolvedEventId(source.fingerprint, source.startsAt)
+              plan.id === resolvedEventId(source.fingerprint, source.startsAt) &&
+              toEvent(plan).id === plan.id
             );
           }
           if (plan.kind !== 'deliver') return plan.kind === 'rejected' && plan.reason.length > 0;
           const allowed = namespaces === '*' || namespaces.includes(plan.target.namespace);
-          const idOk = plan.event.id === eventId(source.fingerprint, source.startsAt, plan.action);
+          const idOk =
+            plan.id === eventId(source.fingerprint, source.startsAt, plan.action) &&
+            toEvent(plan).id === plan.id;
           return (
             allowed &&
             idOk &&
@@ -193,7 +200,7 @@ test('property: planning is deterministic (same webhook, same events)', (t) => {
         alerts,
       } as Webhook;
       const json = (p: ReturnType<typeof planWebhook>[number]) =>
-        p.kind === 'deliver' || p.kind === 'resolve' ? p.event.toJSON() : p;
+        p.kind === 'deliver' || p.kind === 'resolve' ? toEvent(p).toJSON() : p;
       const a = planWebhook(webhook, options).map(json);
       const b = planWebhook(webhook, options).map(json);
       return JSON.stringify(a) === JSON.stringify(b);

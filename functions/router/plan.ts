@@ -1,17 +1,23 @@
 // The router's decision, pure: from an Alertmanager webhook and the routing table to one planned CloudEvent per
-// alert — an action for a firing alert, a resolution for a resolved one — or a rejection.
+// alert — an action for a firing alert, a resolution for a resolved one — or a rejection. The event itself is built
+// when it is sent, so that a storm's alerts that wait for a later attempt cost only their id and references to the
+// parsed alert.
 import type { CloudEvent } from 'cloudevents';
 import type { Alert, Webhook } from '../lib/alertmanager.ts';
 import {
   ACTIONS,
   type ActionEventData,
+  type ActionEventInput,
   type ActionName,
   buildActionEvent,
   buildResolvedEvent,
+  eventId,
   isAction,
   namespaceName,
   objectName,
   type ResolvedEventData,
+  type ResolvedEventInput,
+  resolvedEventId,
   type Target,
 } from '../lib/events.ts';
 import { checkNamespace, type NamespaceAllowList } from '../lib/guards.ts';
@@ -33,7 +39,9 @@ export type Planned =
       alert: AlertSummary;
       action: ActionName;
       target: Target;
-      event: CloudEvent<ActionEventData>;
+      // The event's id (the idempotency key) and what it is built from (toEvent).
+      id: string;
+      input: ActionEventInput;
     }
   | { kind: 'rejected'; alert: AlertSummary; action?: ActionName; reason: string; message: string }
   // A resolved alert with a route: its action is told, to close the episode (healed).
@@ -42,7 +50,8 @@ export type Planned =
       alert: AlertSummary;
       action: ActionName;
       target: Target;
-      event: CloudEvent<ResolvedEventData>;
+      id: string;
+      input: ResolvedEventInput;
     }
   // A resolved alert nothing acted on: nothing to tell.
   | { kind: 'resolved'; alert: AlertSummary };
@@ -126,12 +135,13 @@ function planResolved(alert: Alert, summary: AlertSummary, options: PlanOptions)
   const aimed = 'action' in chosen ? chooseTarget(alert, chosen.action) : undefined;
   if (!('action' in chosen) || !aimed || 'reason' in aimed) return { kind: 'resolved', alert: summary };
   if (checkNamespace(aimed.target.namespace, options.namespaces)) return { kind: 'resolved', alert: summary };
-  const event = buildResolvedEvent({
+  const input: ResolvedEventInput = {
     alert: { ...alertRef(alert, summary), ...(alert.endsAt ? { endsAt: alert.endsAt } : {}) },
     target: aimed.target,
     ...(options.source ? { source: options.source } : {}),
-  });
-  return { kind: 'resolve', alert: summary, action: chosen.action, target: aimed.target, event };
+  };
+  const id = resolvedEventId(alert.fingerprint, alert.startsAt);
+  return { kind: 'resolve', alert: summary, action: chosen.action, target: aimed.target, id, input };
 }
 
 export function planAlert(alert: Alert, options: PlanOptions): Planned {
@@ -144,13 +154,25 @@ export function planAlert(alert: Alert, options: PlanOptions): Planned {
   if ('reason' in aimed) return { kind: 'rejected', alert: summary, action, ...aimed };
   const refusal = checkNamespace(aimed.target.namespace, options.namespaces);
   if (refusal) return { kind: 'rejected', alert: summary, action, ...refusal };
-  const event = buildActionEvent({
+  const input: ActionEventInput = {
     action,
     alert: alertRef(alert, summary),
     target: aimed.target,
     ...(options.source ? { source: options.source } : {}),
-  });
-  return { kind: 'deliver', alert: summary, action, target: aimed.target, event };
+  };
+  const id = eventId(alert.fingerprint, alert.startsAt, action);
+  return { kind: 'deliver', alert: summary, action, target: aimed.target, id, input };
+}
+
+// A plan that sends an event: an action for a firing alert, or the resolution of one.
+export type Deliverable = Extract<Planned, { kind: 'deliver' | 'resolve' }>;
+
+// The CloudEvent of a planned delivery (its id is plan.id).
+export function toEvent(plan: Extract<Planned, { kind: 'deliver' }>): CloudEvent<ActionEventData>;
+export function toEvent(plan: Extract<Planned, { kind: 'resolve' }>): CloudEvent<ResolvedEventData>;
+export function toEvent(plan: Deliverable): CloudEvent<ActionEventData | ResolvedEventData>;
+export function toEvent(plan: Deliverable): CloudEvent<ActionEventData | ResolvedEventData> {
+  return plan.kind === 'deliver' ? buildActionEvent(plan.input) : buildResolvedEvent(plan.input);
 }
 
 export function planWebhook(webhook: Webhook, options: PlanOptions): Planned[] {

@@ -1,31 +1,28 @@
 // The router's work for one webhook: plan every alert (pure), deliver the planned events through the injected
-// sender (following the actions' escalations), and sum up — 200 when nothing is left to retry, 503 when a delivery
-// may pass on a retry.
+// sender (following the actions' escalations) until the answer deadline, and sum up — 200 when nothing is left to
+// retry, 503 when a delivery failed in a way a retry may fix or the deadline came first, so that Alertmanager sends
+// the notification again.
 import type { Webhook } from '../lib/alertmanager.ts';
 import type { RouterConfig } from '../lib/config.ts';
-import { subjectOf } from '../lib/events.ts';
 import type { Logger } from '../lib/log.ts';
-import { alertsReceived, deliveryDuration } from '../lib/metrics.ts';
-import { type ActionAnswer, type Delivery, mapLimit, type Post } from './deliver.ts';
-import { binaryMessage, deliverFollowing, type Hop } from './follow.ts';
-import { type Planned, planWebhook } from './plan.ts';
+import { deliveryDuration } from '../lib/metrics.ts';
+import type { Post } from './deliver.ts';
+import { deliverFollowing } from './follow.ts';
+import { type Deliverable, type Planned, planWebhook, toEvent } from './plan.ts';
+import { mapUntil } from './pool.ts';
+import { notificationKey, type Progress } from './progress.ts';
+import { type AlertResult, describe, type Fate, report, settledOf } from './results.ts';
 
-export type RouterDeps = { config: RouterConfig; post: Post; log: Logger };
+export type { AlertResult } from './results.ts';
 
-export type AlertResult = {
-  alertname: string;
-  fingerprint: string;
-  status: 'firing' | 'resolved';
-  outcome: 'accepted' | 'rejected' | 'failed' | 'resolved';
-  action?: string;
-  eventId?: string;
-  target?: string;
-  reason?: string;
-  message?: string;
-  httpStatus?: number;
-  result?: ActionAnswer;
-  // The next steps the actions handed on (escalation), in order.
-  escalatedTo?: string[];
+export type RouterDeps = {
+  config: RouterConfig;
+  post: Post;
+  log: Logger;
+  // Aborts when the answer is due; by default config.answerDeadlineMs from now.
+  deadline?: AbortSignal;
+  // What attempts of the same notification settled or are delivering, so that a retry re-sends only the rest.
+  progress?: Progress;
 };
 
 export type RouterAnswer = {
@@ -35,110 +32,88 @@ export type RouterAnswer = {
     receiver: string;
     alerts: number;
     truncatedAlerts: number;
+    // Set when the answer deadline came before every delivery had finished.
+    deadline?: { ms: number; inFlight: number; notAttempted: number };
     results: AlertResult[];
   };
 };
 
-type Sent = { delivery: Delivery; hops: Hop[] };
-
-function describe(plan: Planned, sent: Sent | undefined): AlertResult {
-  const base = {
-    alertname: plan.alert.alertname,
-    fingerprint: plan.alert.fingerprint,
-    status: plan.alert.status,
+// Delivers `pending` until the deadline. With `progress`, an event settled meanwhile by a concurrent attempt of
+// the notification (Alertmanager sends again while this one still runs) is not sent, nor one it is delivering.
+async function deliverPending(
+  pending: readonly Deliverable[],
+  deps: RouterDeps,
+  deadline: AbortSignal,
+  key: string | undefined,
+): Promise<Fate[]> {
+  const { config, post } = deps;
+  const progress = key ? deps.progress : undefined;
+  const held = new Set<string>();
+  const release = (id: string) => {
+    if (held.delete(id)) progress?.release(key as string, id);
   };
-  if (plan.kind === 'resolved')
-    return { ...base, outcome: 'resolved', reason: 'resolved', message: 'resolved alerts trigger no action' };
-  const delivery = sent?.delivery;
-  if (plan.kind === 'resolve') {
-    const told = { ...base, action: plan.action, eventId: plan.event.id, target: subjectOf(plan.target) };
-    if (delivery?.outcome === 'failed') {
-      return { ...told, outcome: 'failed', reason: delivery.reason, message: delivery.message };
+  const settled = await mapUntil(pending, config.deliveryConcurrency, deadline, async (plan, signal) => {
+    if (progress) {
+      const earlier = progress.recall(key as string)?.get(plan.id);
+      if (earlier) return { kind: 'earlier', settled: earlier } satisfies Fate;
+      if (!progress.claim(key as string, plan.id)) return { kind: 'concurrent' } satisfies Fate;
+      held.add(plan.id);
     }
-    return {
-      ...told,
-      outcome: 'resolved',
-      reason: delivery?.answer?.reason ?? 'resolved',
-      message: delivery?.answer?.message ?? `${plan.action} was told the alert resolved`,
-    };
-  }
-  if (plan.kind === 'rejected') {
-    return {
-      ...base,
-      outcome: 'rejected',
-      ...(plan.action ? { action: plan.action } : {}),
-      reason: plan.reason,
-      message: plan.message,
-    };
-  }
-  const hops = sent?.hops ?? [];
-  const delivered = {
-    ...base,
-    action: plan.action,
-    eventId: plan.event.id,
-    target: subjectOf(plan.target),
-    ...(hops.length > 0 ? { escalatedTo: hops.map((h) => h.action) } : {}),
-  };
-  if (!delivery) return { ...delivered, outcome: 'failed', reason: 'not-sent', message: 'not delivered' };
-  if (delivery.outcome === 'accepted') {
-    return {
-      ...delivered,
-      outcome: 'accepted',
-      httpStatus: delivery.status,
-      ...(delivery.answer ? { result: delivery.answer } : {}),
-    };
-  }
-  return {
-    ...delivered,
-    outcome: delivery.outcome,
-    reason: delivery.reason,
-    message: delivery.message,
-    ...(delivery.status ? { httpStatus: delivery.status } : {}),
-    ...(delivery.outcome === 'rejected' && delivery.answer ? { result: delivery.answer } : {}),
-  };
+    const started = performance.now();
+    try {
+      const { delivery, hops } = await deliverFollowing(
+        post,
+        config,
+        { action: plan.action, event: toEvent(plan) },
+        signal,
+      );
+      if (!signal.aborted) {
+        const seconds = (performance.now() - started) / 1000;
+        deliveryDuration.observe({ action: plan.action, outcome: delivery.outcome }, seconds);
+        // Remembered at once, so that a concurrent attempt does not send it again either.
+        const done = settledOf(delivery, hops);
+        if (progress && done) progress.remember(key as string, new Map([[plan.id, done]]));
+      }
+      return { kind: 'delivered', delivery, hops } satisfies Fate;
+    } finally {
+      release(plan.id);
+    }
+  });
+  // Deliveries abandoned at the deadline give up their claims now: the next attempt may send them again.
+  for (const id of [...held]) release(id);
+  return settled.map((s) =>
+    s.state === 'done'
+      ? s.value
+      : { kind: 'deadline', stage: s.state === 'in-flight' ? 'in-flight' : 'not-attempted' },
+  );
 }
 
 export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<RouterAnswer> {
-  const { config, post, log } = deps;
+  const { config, progress } = deps;
+  const deadline = deps.deadline ?? AbortSignal.timeout(config.answerDeadlineMs);
   const plans = planWebhook(webhook, { routes: config.routes, namespaces: config.namespaces });
-  const deliveries = await mapLimit(plans, config.deliveryConcurrency, async (plan) => {
-    if (plan.kind !== 'deliver' && plan.kind !== 'resolve') return undefined;
-    const started = performance.now();
-    const message = binaryMessage(plan.event, config.actionToken);
-    const sent = await deliverFollowing(post, config, { action: plan.action, message });
-    deliveryDuration.observe(
-      { action: plan.action, outcome: sent.delivery.outcome },
-      (performance.now() - started) / 1000,
-    );
-    return sent;
+  const key = progress ? notificationKey(webhook) : undefined;
+  const earlier = key ? progress?.recall(key) : undefined;
+
+  const fates = new Map<Planned, Fate>();
+  const pending: Deliverable[] = [];
+  for (const plan of plans) {
+    if (plan.kind !== 'deliver' && plan.kind !== 'resolve') continue;
+    const settled = earlier?.get(plan.id);
+    if (settled) fates.set(plan, { kind: 'earlier', settled });
+    else pending.push(plan);
+  }
+  const delivered = await deliverPending(pending, deps, deadline, key);
+  for (const [i, plan] of pending.entries()) fates.set(plan, delivered[i] as Fate);
+
+  const results = plans.map((plan) => describe(plan, fates.get(plan), config.answerDeadlineMs));
+  const { inFlight, notAttempted } = report(webhook, plans, fates, results, {
+    log: deps.log,
+    deadlineMs: config.answerDeadlineMs,
   });
-  const results = plans.map((plan, i) => describe(plan, deliveries[i]));
-  for (const result of results) {
-    alertsReceived.inc({ status: result.status, outcome: result.outcome });
-    log[result.outcome === 'failed' ? 'warn' : 'info'](
-      {
-        alert: result.alertname,
-        fingerprint: result.fingerprint,
-        status: result.status,
-        outcome: result.outcome,
-        action: result.action,
-        target: result.target,
-        id: result.eventId,
-        reason: result.reason,
-        httpStatus: result.httpStatus,
-        result: result.result?.outcome,
-        escalatedTo: result.escalatedTo,
-      },
-      result.message ?? `${result.action} ${result.outcome}`,
-    );
-  }
-  if (webhook.truncatedAlerts > 0) {
-    log.warn(
-      { receiver: webhook.receiver, truncatedAlerts: webhook.truncatedAlerts },
-      'Alertmanager left alerts out of this notification (max_alerts); they get no action from it',
-    );
-  }
   const retry = results.some((r) => r.outcome === 'failed');
+  // A notification answered 200 starts afresh next time: its repeat sends everything again.
+  if (key && !retry) progress?.forget(key);
   return {
     statusCode: retry ? 503 : 200,
     body: {
@@ -146,6 +121,9 @@ export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<
       receiver: webhook.receiver,
       alerts: webhook.alerts.length,
       truncatedAlerts: webhook.truncatedAlerts,
+      ...(inFlight + notAttempted > 0
+        ? { deadline: { ms: config.answerDeadlineMs, inFlight, notAttempted } }
+        : {}),
       results,
     },
   };

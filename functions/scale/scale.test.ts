@@ -3,6 +3,7 @@
 import { AppsV1Api } from '@kubernetes/client-node';
 import test from 'ava';
 import { useNamespace } from '../../test/helpers/cluster.ts';
+import { eventually } from '../../test/helpers/wait.ts';
 import { readLedger } from '../lib/ledger.ts';
 import {
   alertEvent,
@@ -126,4 +127,52 @@ test('two replicas of the action receiving the same event at once scale only onc
   const retry = await sendEvent(two as string, event);
   t.like(retry.body, { outcome: 'skipped', reason: 'already-done' });
   t.is(await replicas(apps, ns), 2);
+});
+
+test('a failed attempt is replayed under a fresh claim: a redelivery arriving meanwhile waits, and it acts once', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'scale-replay');
+  await applyRbac(kc, ns);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const event = alertEvent('scale', { namespace: ns, kind: 'Deployment', name: 'api' }, 'HighCPUUsage');
+  // An earlier delivery of this event claimed 1 → 2 and failed (e.g. its answer timed out).
+  const failed = {
+    id: event.id,
+    action: 'scale',
+    target: `${ns}/Deployment/api`,
+    state: 'failed',
+    at: new Date().toISOString(),
+    detail: { from: 1, to: 2, max: 10, step: 1 },
+  };
+  await createDeployment(kc, ns, 'api', {
+    replicas: 1,
+    annotations: { 'selfheal.dev/last-action': JSON.stringify(failed) },
+  });
+  // The replay is held just before it scales, while the redelivery comes in.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let holding = false;
+  const first = await startAction(t, 'scale', scale, ns, {
+    beforeWrite: async (stage) => {
+      if (stage !== 'scale' || holding) return;
+      holding = true;
+      await held;
+    },
+  });
+  const second = await startAction(t, 'scale', scale, ns);
+  t.teardown(() => release());
+
+  const replaying = sendEvent(first, event);
+  await eventually('the replay is about to scale', async () => holding);
+  const redelivery = await sendEvent(second, event);
+  t.is(redelivery.status, 503);
+  t.like(redelivery.body, { outcome: 'failed', reason: 'in-progress' });
+  t.is(await replicas(apps, ns), 1, 'the redelivery changed nothing');
+
+  release();
+  t.like((await replaying).body, { outcome: 'applied', reason: 'scaled', detail: { from: 1, to: 2 } });
+  t.like((await sendEvent(second, event)).body, { outcome: 'skipped', reason: 'already-done' });
+  t.is(await replicas(apps, ns), 2);
+  t.is((await eventsAbout(kc, ns, 'api')).filter((e) => e.reason === 'ScaledUp').length, 1);
 });

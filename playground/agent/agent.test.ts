@@ -191,6 +191,9 @@ test('a failing liveness probe kills and restarts the container, and restartCoun
   await create(
     testPod(agent, 'sick', {
       container: {
+        // The startup probe holds the liveness probe back until the process serves, however slowly it starts
+        // (a busy machine): only the failure the test provokes kills it.
+        startupProbe: { httpGet: { path: '/livez', port: 8080 }, periodSeconds: 1, failureThreshold: 120 },
         livenessProbe: { httpGet: { path: '/livez', port: 8080 }, periodSeconds: 1, failureThreshold: 2 },
       },
     }),

@@ -265,6 +265,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       core,
       nodeName,
       hostIP: nodeIP,
+      allocatable: { cpu: spec.capacity.cpu, memory: spec.capacity.memory },
       podsDir,
       repoRoot: options.repoRoot ?? REPO_ROOT,
       pool,

@@ -67,10 +67,20 @@ export function parseQuantity(q: string | number | undefined): number | undefine
   return Number(m[1]) * factor;
 }
 
-function resourceValue(container: V1Container, resource: string, divisor: string | undefined): string {
-  const [kind, name] = resource.split('.');
+/** The node's allocatable resources ("4", "16Gi"), which a limit that is not set stands for. */
+export type Allocatable = { cpu?: string; memory?: string };
+
+function resourceValue(
+  container: V1Container,
+  resource: string,
+  divisor: string | undefined,
+  allocatable: Allocatable,
+): string {
+  const [kind, name = ''] = resource.split('.');
   const spec = kind === 'limits' ? container.resources?.limits : container.resources?.requests;
-  const raw = parseQuantity(spec?.[name ?? '']);
+  // As a kubelet does: a container without a CPU or memory limit is limited by what the node can allocate.
+  const unset = kind === 'limits' && (name === 'cpu' || name === 'memory') ? allocatable[name] : undefined;
+  const raw = parseQuantity(spec?.[name] ?? unset);
   const div = parseQuantity(divisor) || 1;
   if (raw === undefined) return '0';
   return String(Math.ceil(raw / div));
@@ -120,12 +130,22 @@ async function fromSource(
   return data;
 }
 
-export type EnvContext = PodView & { lookup: Lookup; mounts: MountMapping[]; base: Record<string, string> };
+export type EnvContext = PodView & {
+  lookup: Lookup;
+  mounts: MountMapping[];
+  base: Record<string, string>;
+  allocatable?: Allocatable;
+};
 
-/** The container's variables in kubelet order: base (image and agent), then envFrom, then env. */
+/**
+ * The container's variables in kubelet order: base (image and agent), then envFrom, then env. The pod's values name
+ * container paths and are translated; the base's are the agent's host paths already (a kubeconfig, TMPDIR), which a
+ * volume at /tmp must not capture.
+ */
 export async function containerEnv(container: V1Container, ctx: EnvContext): Promise<Record<string, string>> {
   const namespace = ctx.pod.metadata?.namespace ?? 'default';
   const env: Record<string, string> = { ...ctx.base };
+  const fromPod = new Set<string>();
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
     const source = from.secretRef
@@ -139,9 +159,13 @@ export async function containerEnv(container: V1Container, ctx: EnvContext): Pro
             from.configMapRef.optional,
           )
         : undefined;
-    for (const [k, v] of Object.entries(source ?? {})) env[prefix + k] = v;
+    for (const [k, v] of Object.entries(source ?? {})) {
+      env[prefix + k] = v;
+      fromPod.add(prefix + k);
+    }
   }
   for (const e of container.env ?? []) {
+    fromPod.add(e.name);
     const from = e.valueFrom;
     if (!from) {
       env[e.name] = expand(e.value ?? '', env);
@@ -155,6 +179,7 @@ export async function containerEnv(container: V1Container, ctx: EnvContext): Pro
         target ?? container,
         from.resourceFieldRef.resource,
         from.resourceFieldRef.divisor,
+        ctx.allocatable ?? {},
       );
     } else if (from.secretKeyRef || from.configMapKeyRef) {
       const ref = from.secretKeyRef ?? from.configMapKeyRef;
@@ -167,6 +192,6 @@ export async function containerEnv(container: V1Container, ctx: EnvContext): Pro
       if (value !== undefined) env[e.name] = value;
     }
   }
-  for (const [k, v] of Object.entries(env)) env[k] = translatePath(v, ctx.mounts);
+  for (const k of fromPod) if (env[k] !== undefined) env[k] = translatePath(env[k], ctx.mounts);
   return env;
 }

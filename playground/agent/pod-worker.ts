@@ -1,5 +1,5 @@
 // One pod on this node: its sandbox (address, folder, volumes), its containers, its status, its graceful deletion.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -13,7 +13,14 @@ import {
 } from '@kubernetes/client-node';
 import type { BackOff } from './backoff.ts';
 import { Container, ImageNotFoundError, type Launch } from './container.ts';
-import { containerEnv, expand, type Lookup, translateArg } from './container-env.ts';
+import {
+  type Allocatable,
+  containerEnv,
+  expand,
+  type Lookup,
+  type MountMapping,
+  translateArg,
+} from './container-env.ts';
 import type { RecordEvent } from './events.ts';
 import { type ImageTable, imageRepository, resolveCommand } from './images.ts';
 import type { PodAddressPool } from './ip-pool.ts';
@@ -31,6 +38,8 @@ export type PodWorkerDeps = {
   core: CoreV1Api;
   nodeName: string;
   hostIP: string;
+  /** What the node can allocate: the downward API's value for a limit a container does not set. */
+  allocatable: Allocatable;
   /** Pod folders go under it: <podsDir>/<uid>/{volumes,logs}. */
   podsDir: string;
   /** Where container commands run from. */
@@ -219,22 +228,35 @@ export class PodWorker {
       );
     }
     const mounts = containerMounts(spec, this.#volumes);
+    // A container's /tmp is its own, fresh with every container, unless a volume is mounted there.
+    if (!mounts.some(isTmp)) {
+      const own = join(this.#dir, 'tmp', spec.name);
+      rmSync(own, { recursive: true, force: true });
+      mounts.push({ mountPath: '/tmp', hostPath: own });
+    }
     for (const m of mounts) if (!existsSync(m.hostPath)) mkdirSync(m.hostPath, { recursive: true });
+    const podIP = this.#ip ?? '';
     const base: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOSTNAME: this.#pod.metadata?.name ?? '',
       KUBERNETES_SERVICE_HOST: this.#d.apiServer.hostname,
       KUBERNETES_SERVICE_PORT: this.#d.apiServer.port || '443',
-      ...command.env,
+      // Processes here share the host's network: an image that listens on every address of its container says
+      // $(POD_IP) in playground/images.yaml, and listens on its pod's own address.
+      ...Object.fromEntries(Object.entries(command.env).map(([k, v]) => [k, expand(v, { POD_IP: podIP })])),
     };
     if (process.env.HOME) base.HOME = process.env.HOME;
+    // Programs that honour TMPDIR (Node's os.tmpdir(), Go's os.TempDir()) write into the container's /tmp, where
+    // exec probes such as `cat /tmp/.lock` look.
+    const tmp = mounts.find(isTmp);
+    if (tmp) base.TMPDIR = tmp.hostPath;
     const serviceAccount = mounts.find((m) => m.mountPath.replace(/\/+$/, '') === SERVICE_ACCOUNT_MOUNT);
     if (serviceAccount) base.KUBECONFIG = await this.#writeKubeconfig(serviceAccount.hostPath);
-    const podIP = this.#ip ?? '';
     const env = await containerEnv(spec, {
       pod: this.#pod,
       podIP,
       hostIP: this.#d.hostIP,
+      allocatable: this.#d.allocatable,
       lookup: this.#d.lookup,
       mounts,
       base,
@@ -340,5 +362,7 @@ export class PodWorker {
     await rm(this.#dir, { recursive: true, force: true });
   }
 }
+
+const isTmp = (m: MountMapping) => m.mountPath.replace(/\/+$/, '') === '/tmp';
 
 const fieldPath = (container: string) => `spec.containers{${container}}`;

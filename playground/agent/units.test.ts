@@ -62,6 +62,7 @@ test('the shipped images.yaml maps the sample app and the four functions', (t) =
   ]);
   for (const fn of ['router', 'restart-pod', 'redeploy', 'scale']) {
     t.deepEqual(resolveCommand(table, { image: `ghcr.io/selfheal/${fn}:0.1.0` })?.args, [
+      'functions/lib/launch.ts',
       'functions/run.ts',
       fn,
     ]);
@@ -148,6 +149,64 @@ test('container env: fieldRef, resourceFieldRef, secret and ConfigMap keys, envF
   );
   t.true(err instanceof ConfigError);
   t.is(err?.message, 'secret "nope" not found');
+});
+
+test('container env: limits.memory and limits.cpu of a container without limits are what the node can allocate', async (t) => {
+  const pod: V1Pod = { metadata: { name: 'fn', namespace: 'selfheal' }, spec: { containers: [] } };
+  const resource = (name: string, resource: string, divisor?: string) => ({
+    name,
+    valueFrom: { resourceFieldRef: { resource, ...(divisor ? { divisor } : {}) } },
+  });
+  const env = [
+    resource('MEMORY_LIMIT', 'limits.memory'),
+    resource('CPU_LIMIT', 'limits.cpu'),
+    resource('MEMORY_REQUEST', 'requests.memory'),
+  ];
+  const ctx = {
+    pod,
+    podIP: '',
+    hostIP: '',
+    lookup: { secret: async () => undefined, configMap: async () => undefined },
+    mounts: [],
+    base: {},
+    allocatable: { cpu: '2', memory: '4Gi' },
+  };
+  t.like(await containerEnv({ name: 'fn', env }, ctx), {
+    MEMORY_LIMIT: String(4 * 1024 ** 3),
+    CPU_LIMIT: '2',
+    MEMORY_REQUEST: '0',
+  });
+  const limited = { name: 'fn', env, resources: { limits: { memory: '256Mi', cpu: '500m' } } };
+  t.like(await containerEnv(limited, ctx), { MEMORY_LIMIT: String(256 * 1024 ** 2), CPU_LIMIT: '1' });
+});
+
+test("container env: a volume at /tmp translates the pod's paths, never the agent's own host paths", async (t) => {
+  const env = await containerEnv(
+    {
+      name: 'fn',
+      env: [
+        { name: 'LOCK', value: '/tmp/.lock' },
+        { name: 'TOKEN_FILE', value: '/var/openfaas/secrets/token' },
+      ],
+    },
+    {
+      pod: { metadata: { name: 'fn-1', namespace: 'openfaas-fn' } },
+      podIP: '127.0.1.8',
+      hostIP: '192.0.2.2',
+      lookup: { secret: async () => undefined, configMap: async () => undefined },
+      mounts: [
+        { mountPath: '/tmp', hostPath: '/tmp/node/pods/u/volumes/temp' },
+        { mountPath: '/var/openfaas/secrets', hostPath: '/tmp/node/pods/u/volumes/secrets' },
+      ],
+      base: { KUBECONFIG: '/tmp/node/pods/u/kubeconfig', TMPDIR: '/tmp/node/pods/u/volumes/temp' },
+    },
+  );
+  t.deepEqual(env, {
+    KUBECONFIG: '/tmp/node/pods/u/kubeconfig',
+    TMPDIR: '/tmp/node/pods/u/volumes/temp',
+    LOCK: '/tmp/node/pods/u/volumes/temp/.lock',
+    TOKEN_FILE: '/tmp/node/pods/u/volumes/secrets/token',
+  });
 });
 
 test('quantities', (t) => {

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { cacheRoot, MissingBinariesError, resolveBinaries } from './binaries.ts';
+import { cacheRoot, MissingBinariesError, resolveBinaries, resolveOperatorCrds } from './binaries.ts';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'selfheal-binaries-test-'));
@@ -74,5 +74,21 @@ test('KUBEBUILDER_ASSETS provides etcd, kube-apiserver and kubectl; the rest sti
   t.deepEqual(resolveBinaries(['etcd', 'kube-apiserver', 'kubectl', 'kube-scheduler'], env), {
     ...fromAssets,
     'kube-scheduler': scheduler,
+  });
+});
+
+test("prometheus-operator's CRDs are found through the manifest, or named with the command that builds them", (t) => {
+  const cache = tempDir(t);
+  const crds = join(cache, 'bin/prometheus-operator/crds');
+  mkdirSync(crds, { recursive: true });
+  writeFileSync(join(crds, 'monitoring.coreos.com_prometheuses.yaml'), 'kind: CustomResourceDefinition\n');
+  writeFileSync(join(crds, 'README.md'), '');
+  writeFileSync(join(cache, 'binaries.env'), `prometheus-operator-crds=${crds}\n`);
+  t.deepEqual(resolveOperatorCrds({ SELFHEAL_CACHE_DIR: cache }), [
+    join(crds, 'monitoring.coreos.com_prometheuses.yaml'),
+  ]);
+  writeFileSync(join(cache, 'binaries.env'), '');
+  t.throws(() => resolveOperatorCrds({ SELFHEAL_CACHE_DIR: cache }), {
+    message: /not listed in .*binaries\.env.*build-binaries\.sh prometheus-operator/,
   });
 });

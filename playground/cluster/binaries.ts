@@ -1,5 +1,5 @@
 // Finds the built Kubernetes, etcd and monitoring binaries, or says exactly what is missing and how to build it.
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +14,8 @@ export const BINARY_NAMES = [
   'promtool',
   'alertmanager',
   'amtool',
+  'prometheus-operator',
+  'prometheus-config-reloader',
 ] as const;
 export type BinaryName = (typeof BINARY_NAMES)[number];
 
@@ -120,4 +122,34 @@ export function resolveBinaries<N extends BinaryName>(
   }
   if (missing.length > 0) throw new MissingBinariesError(missing, manifestFile, manifestFound);
   return found;
+}
+
+/** The manifest key of the folder holding prometheus-operator's CRDs (they ship in its Go module). */
+export const OPERATOR_CRDS_KEY = 'prometheus-operator-crds';
+
+/**
+ * The CRD files of the built prometheus-operator (one YAML file per kind), or a MissingBinariesError-style message
+ * saying how to get them.
+ */
+export function resolveOperatorCrds(env: NodeJS.ProcessEnv = process.env): string[] {
+  const file = manifestPath(env);
+  let dir: string | undefined;
+  try {
+    dir = parseManifest(readFileSync(file, 'utf8')).get(OPERATOR_CRDS_KEY);
+  } catch {
+    dir = undefined;
+  }
+  let files: string[] = [];
+  try {
+    if (dir) files = readdirSync(dir).filter((name) => name.endsWith('.yaml'));
+  } catch {
+    files = [];
+  }
+  if (!dir || files.length === 0) {
+    throw new Error(
+      `prometheus-operator's CRDs are missing (${dir ? `${dir} holds no CRD` : `${OPERATOR_CRDS_KEY} is not listed in ${file}`}). ` +
+        'Build them with `bash scripts/build-binaries.sh prometheus-operator`.',
+    );
+  }
+  return files.sort().map((name) => join(dir as string, name));
 }

@@ -5,7 +5,7 @@ import { useNamespace } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
 import { startKubeStateMetrics } from './kube-state-metrics.ts';
 
-test('kube-state-metrics exports phase and limits of a new pod, and stops', async (t) => {
+test('kube-state-metrics exports phase, limits and the opt-in label of a new pod, and stops', async (t) => {
   const { name: namespace, kc, cluster } = await useNamespace(t, 'ksm');
   const ksm = await startKubeStateMetrics(cluster, { namespaces: [namespace] });
   t.teardown(() => ksm.stop());
@@ -13,7 +13,7 @@ test('kube-state-metrics exports phase and limits of a new pod, and stops', asyn
   await kc.makeApiClient(CoreV1Api).createNamespacedPod({
     namespace,
     body: {
-      metadata: { name: 'web-1' },
+      metadata: { name: 'web-1', labels: { 'selfheal.dev/enabled': 'true', team: 'shop' } },
       spec: {
         containers: [
           { name: 'app', image: 'registry.invalid/app:1', resources: { limits: { memory: '256Mi' } } },
@@ -36,6 +36,14 @@ test('kube-state-metrics exports phase and limits of a new pod, and stops', asyn
     metrics,
     new RegExp(
       `kube_pod_container_resource_limits\\{namespace="${namespace}",pod="web-1",uid="[^"]+",container="app",[^}]*resource="memory",unit="byte"\\} 2\\.68435456e\\+08`,
+    ),
+  );
+
+  // The opt-in label the rules join on, and no other label (only the allow-listed one is exported).
+  t.regex(
+    metrics,
+    new RegExp(
+      `kube_pod_labels\\{namespace="${namespace}",pod="web-1",uid="[^"]+",label_selfheal_dev_enabled="true"\\} 1`,
     ),
   );
 

@@ -1,5 +1,6 @@
 // kube-state-metrics against a local control plane, on a free loopback port: the kube_* series the alert rules read.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KSM_LABELS_ALLOWLIST_FLAG } from '../../stack/opt-in.ts';
 import { resolveBinaries } from './binaries.ts';
 import { type ControlPlane, ControlPlaneStartError, freePorts } from './control-plane.ts';
 import { describeExit } from './processes.ts';
@@ -45,6 +46,8 @@ export async function startKubeStateMetrics(
     '--telemetry-host=127.0.0.1',
     `--telemetry-port=${telemetryPort}`,
     `--resources=${(options.resources ?? KSM_RESOURCES).join(',')}`,
+    // The opt-in label the alert rules require, as in production.
+    KSM_LABELS_ALLOWLIST_FLAG,
   ];
   if (options.namespaces?.length) args.push(`--namespaces=${options.namespaces.join(',')}`);
   const proc = await cluster.startProcess(`kube-state-metrics-${port}`, binary, args);

@@ -62,11 +62,24 @@ async function startRouterProcess(t: ExecutionContext, env: Record<string, strin
   );
 }
 
-/** Everything is stopped when the test ends. */
-export async function startDeliveryPath(
+/** The router and the three actions, each behind a recording proxy, sharing the tokens a cluster's Secrets hold. */
+export interface FunctionsPath {
+  /** The router's address (no proxy in front: each Alertmanager gets its own). */
+  routerUrl: string;
+  /** What the router sent to each action, with the action's answers. */
+  actions: Record<ActionName, RecordingProxy>;
+  webhookToken: string;
+  /** The file holding the webhook token, for Alertmanager's credentials_file. */
+  tokenFile: string;
+  /** A scratch folder removed when the test ends. */
+  dir: string;
+}
+
+/** Starts the router and the actions for `namespace`; everything is stopped when the test ends. */
+export async function startFunctionsPath(
   t: ExecutionContext,
-  options: DeliveryPathOptions,
-): Promise<DeliveryPath> {
+  options: Pick<DeliveryPathOptions, 'namespace' | 'actionFaults'> & { cooldownSeconds?: number },
+): Promise<FunctionsPath> {
   const { namespace } = options;
   const dir = await mkdtemp(join(tmpdir(), 'selfheal-live-am-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -79,7 +92,12 @@ export async function startDeliveryPath(
   const actions = {} as Record<ActionName, RecordingProxy>;
   for (const action of ACTIONS) {
     const url = await startAction(t, action, LOGIC[action], namespace, {
-      env: { SELFHEAL_ACTION_TOKEN: actionToken },
+      env: {
+        SELFHEAL_ACTION_TOKEN: actionToken,
+        ...(options.cooldownSeconds !== undefined
+          ? { SELFHEAL_COOLDOWN_SECONDS: String(options.cooldownSeconds) }
+          : {}),
+      },
     });
     const proxy = await startRecordingProxy(url, options.actionFaults?.[action]);
     t.teardown(() => proxy.close());
@@ -92,6 +110,15 @@ export async function startDeliveryPath(
     SELFHEAL_ACTION_TOKEN: actionToken,
     SELFHEAL_NAMESPACES: namespace,
   });
+  return { routerUrl, actions, webhookToken, tokenFile, dir };
+}
+
+/** Everything is stopped when the test ends. */
+export async function startDeliveryPath(
+  t: ExecutionContext,
+  options: DeliveryPathOptions,
+): Promise<DeliveryPath> {
+  const { routerUrl, actions, webhookToken, tokenFile, dir } = await startFunctionsPath(t, options);
   const webhooks = await startRecordingProxy(routerUrl);
   t.teardown(() => webhooks.close());
 

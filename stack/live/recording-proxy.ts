@@ -25,6 +25,8 @@ export interface RecordingProxy {
   url: string;
   /** Completed exchanges, in the order they completed. */
   readonly exchanges: readonly Exchange[];
+  /** What to do with requests past the planned faults from now on (initially `pass`): a path going down or up. */
+  setFallback(fault: Fault): void;
   close(): Promise<void>;
 }
 
@@ -56,9 +58,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
 /** Listens on 127.0.0.1 (a free port) and forwards to `upstream` (a base URL; the request path is kept). */
 export async function startRecordingProxy(upstream: string, faults: Fault[] = []): Promise<RecordingProxy> {
   const plan = [...faults];
+  let fallback: Fault = 'pass';
   const exchanges: Exchange[] = [];
   const server = createServer(async (req, res) => {
-    const fault = plan.shift() ?? 'pass';
+    const fault = plan.shift() ?? fallback;
     const body = await readBody(req);
     const seen = { fault, method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body };
     const answer = (
@@ -96,6 +99,9 @@ export async function startRecordingProxy(upstream: string, faults: Fault[] = []
   return {
     url: `http://127.0.0.1:${port}`,
     exchanges,
+    setFallback: (fault) => {
+      fallback = fault;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,7 +1,7 @@
 // End to end: `npm start -- --fast` runs the whole loop, every scenario heals by its own action, touching nothing else,
 // and a bad release walks the escalation chain to a human.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,16 +133,31 @@ test.serial(
   'every Grafana panel query runs on the live Prometheus, and the app, alert and action panels have data',
   async (t) => {
     if (!state) throw new Error('the playground did not start');
-    const dashboard = JSON.parse(readFileSync(join(ROOT, 'grafana/dashboards/selfheal.json'), 'utf8')) as {
-      panels: Array<{ title?: string; targets?: Array<{ expr?: string }> }>;
-    };
+    // Every dashboard: its panels' queries and its annotations' (actions and alerts on the time axis).
+    const panels = readdirSync(join(ROOT, 'grafana/dashboards'))
+      .filter((file) => file.endsWith('.json'))
+      .flatMap((file) => {
+        const dashboard = JSON.parse(readFileSync(join(ROOT, 'grafana/dashboards', file), 'utf8')) as {
+          panels: Array<{ title?: string; targets?: Array<{ expr?: string }> }>;
+          annotations?: { list?: Array<{ name?: string; expr?: string }> };
+        };
+        const annotations = (dashboard.annotations?.list ?? []).map((a) => ({
+          title: `annotation ${a.name}`,
+          targets: [{ expr: a.expr }],
+        }));
+        return [...dashboard.panels, ...annotations].map((panel) => ({
+          ...panel,
+          title: `${file}: ${panel.title}`,
+        }));
+      });
     // Only OpenFaaS and Knative panels may be empty here: neither platform runs in the playground.
-    const platformOnly = /gateway_|kn_serving|revision_request/;
+    const platformOnly = /gateway_|kn_serving|revision_request|target_info/;
     let queried = 0;
-    for (const panel of dashboard.panels) {
+    for (const panel of panels) {
       for (const target of panel.targets ?? []) {
         if (!target.expr) continue;
         const query = target.expr
+          .replaceAll('$cluster', '.*')
           .replaceAll('$namespace', 'demo')
           .replaceAll('$__rate_interval', '1m')
           .replaceAll('$__range', '30m');

@@ -1,0 +1,172 @@
+// The CloudEvents envelope check as a table: which requests reach the SDK and which are refused with 400, and why.
+import test from 'ava';
+import {
+  attributeProblems,
+  checkEnvelopeHeaders,
+  checkStructuredBody,
+  type EnvelopeMode,
+  envelopeMode,
+  KNOWN_EVENT_TYPES,
+} from './envelope.ts';
+
+const TYPE = 'dev.selfheal.action.scale';
+const binary = {
+  'content-type': 'application/json',
+  'ce-specversion': '1.0',
+  'ce-id': 'a1',
+  'ce-source': 'selfheal/router',
+  'ce-type': TYPE,
+};
+const structured = { specversion: '1.0', id: 'a1', source: 'selfheal/router', type: TYPE, data: {} };
+
+test('the known types are the three action types and the resolution of an alert', (t) => {
+  t.deepEqual(KNOWN_EVENT_TYPES, [
+    'dev.selfheal.action.restart-pod',
+    'dev.selfheal.action.redeploy',
+    'dev.selfheal.action.scale',
+    'dev.selfheal.resolved',
+  ]);
+});
+
+const modes: Array<[string, Record<string, string>, EnvelopeMode]> = [
+  ['Alertmanager JSON', { 'content-type': 'application/json' }, 'plain'],
+  ['structured', { 'content-type': 'application/cloudevents+json; charset=utf-8' }, 'structured'],
+  [
+    'structured wins over ce-* headers',
+    { 'content-type': 'application/cloudevents+json', 'ce-id': 'x' },
+    'structured',
+  ],
+  ['batch', { 'content-type': 'application/cloudevents-batch+json' }, 'batch'],
+  ['complete binary', binary, 'binary'],
+  ['one ce-* header is a binary attempt', { 'content-type': 'application/json', 'ce-type': TYPE }, 'binary'],
+  ['header names in any case', { 'Content-Type': 'application/json', 'CE-Id': 'x' }, 'binary'],
+];
+for (const [name, headers, mode] of modes) {
+  test(`mode: ${name} → ${mode}`, (t) => {
+    t.is(envelopeMode(headers), mode);
+  });
+}
+
+const { 'ce-id': _id, ...binaryWithoutId } = binary;
+const { 'ce-source': _source, ...binaryWithoutSource } = binary;
+const { 'content-type': _ct, ...binaryWithoutContentType } = binary;
+const headerCases: Array<[string, string, Record<string, string>, RegExp | undefined]> = [
+  ['a complete binary event', 'POST', binary, undefined],
+  [
+    'plain JSON (an Alertmanager webhook, an operator request)',
+    'POST',
+    { 'content-type': 'application/json' },
+    undefined,
+  ],
+  [
+    'a structured event (its body is checked later)',
+    'POST',
+    { 'content-type': 'application/cloudevents+json' },
+    undefined,
+  ],
+  ['a GET without a body', 'GET', {}, undefined],
+  [
+    'ce-specversion 9.9',
+    'POST',
+    { ...binary, 'ce-specversion': '9.9' },
+    /ce-specversion: 9\.9 is not supported, only 1\.0/,
+  ],
+  [
+    'ce-specversion 0.3',
+    'POST',
+    { ...binary, 'ce-specversion': '0.3' },
+    /ce-specversion: 0\.3 is not supported/,
+  ],
+  ['no ce-specversion', 'POST', { ...binary, 'ce-specversion': '' }, /ce-specversion: required/],
+  ['no ce-id', 'POST', binaryWithoutId, /ce-id: required/],
+  ['a blank ce-id', 'POST', { ...binary, 'ce-id': '  ' }, /ce-id: required/],
+  ['no ce-source', 'POST', binaryWithoutSource, /ce-source: required/],
+  [
+    'an unknown ce-type',
+    'POST',
+    { ...binary, 'ce-type': 'com.example.delete-everything' },
+    /ce-type: unknown type com\.example\.delete-everything/,
+  ],
+  ['a binary event without content-type', 'POST', binaryWithoutContentType, /missing or empty content-type/],
+  [
+    'a binary event with an empty content-type',
+    'POST',
+    { ...binary, 'content-type': '' },
+    /missing or empty content-type/,
+  ],
+  ['a POST without content-type', 'POST', {}, /missing or empty content-type/],
+  [
+    'a POST with a blank content-type',
+    'POST',
+    { 'content-type': ' ; charset=utf-8' },
+    /missing or empty content-type/,
+  ],
+  [
+    'a batch',
+    'POST',
+    { 'content-type': 'application/cloudevents-batch+json' },
+    /batched CloudEvents are not accepted/,
+  ],
+];
+for (const [name, method, headers, expected] of headerCases) {
+  test(`headers: ${name} → ${expected ? '400' : 'passes'}`, (t) => {
+    const error = checkEnvelopeHeaders(method, headers);
+    if (!expected) return t.is(error, undefined);
+    t.is(error?.code, 400);
+    t.regex(error?.message ?? '', expected);
+    t.true((error?.problems.length ?? 0) > 0, 'the problems are listed');
+  });
+}
+
+test('every missing attribute of a binary event is named at once', (t) => {
+  const error = checkEnvelopeHeaders('POST', { 'content-type': 'application/json', 'ce-foo': 'bar' });
+  t.deepEqual(
+    error?.problems.map((p) => p.split(':')[0]),
+    ['ce-specversion', 'ce-id', 'ce-source', 'ce-type'],
+  );
+  t.is(error?.reason, 'invalid-cloudevent');
+});
+
+const { id: _sid, ...structuredWithoutId } = structured;
+const { source: _ssource, ...structuredWithoutSource } = structured;
+const bodyCases: Array<[string, unknown, RegExp | undefined]> = [
+  ['a complete event as text', JSON.stringify(structured), undefined],
+  ['a complete event as a buffer', Buffer.from(JSON.stringify(structured)), undefined],
+  ['a complete event already parsed', structured, undefined],
+  ['no id (the SDK would invent one)', JSON.stringify(structuredWithoutId), /id: required/],
+  ['a numeric id', JSON.stringify({ ...structured, id: 7 }), /id: required, a non-empty string/],
+  ['no source', JSON.stringify(structuredWithoutSource), /source: required/],
+  [
+    'specversion 9.9',
+    JSON.stringify({ ...structured, specversion: '9.9' }),
+    /specversion: 9\.9 is not supported/,
+  ],
+  [
+    'specversion as a number',
+    JSON.stringify({ ...structured, specversion: 1.0 }),
+    /specversion: 1 is not supported/,
+  ],
+  [
+    'an unknown type',
+    JSON.stringify({ ...structured, type: 'dev.selfheal.result' }),
+    /type: unknown type dev\.selfheal\.result/,
+  ],
+  ['malformed JSON', '{"specversion":', /body: not JSON/],
+  ['an array', JSON.stringify([structured]), /expected one JSON object/],
+  ['an empty body', '', /body: not JSON/],
+];
+for (const [name, body, expected] of bodyCases) {
+  test(`structured body: ${name} → ${expected ? '400' : 'passes'}`, (t) => {
+    const error = checkStructuredBody(body);
+    if (!expected) return t.is(error, undefined);
+    t.is(error?.code, 400);
+    t.regex(error?.message ?? '', /^invalid structured-mode CloudEvent: /);
+    t.regex(error?.message ?? '', expected);
+  });
+}
+
+test('attributes are checked against the types given', (t) => {
+  const attributes = { specversion: '1.0', id: 'x', source: 's', type: 'a.b' };
+  t.deepEqual(attributeProblems(attributes, ['a.b']), []);
+  t.deepEqual(attributeProblems(attributes, ['c.d']), ['type: unknown type a.b, expected one of c.d']);
+});

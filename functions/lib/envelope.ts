@@ -1,0 +1,128 @@
+// The CloudEvents envelope a function accepts, checked on the raw request before any SDK builds an event from it:
+// the cloudevents SDK invents an id for a structured event without one and skips validation for a specversion it
+// does not know, which would defeat exactly-once. Pure: headers and body in, a SelfhealError (400) or nothing out.
+import type { IncomingHttpHeaders } from 'node:http';
+import { SelfhealError } from './errors.ts';
+import { ACTIONS, actionEventType, RESOLVED_EVENT_TYPE } from './events.ts';
+
+export const SPEC_VERSION = '1.0';
+// Every type a selfheal function handles (an action, or an alert's resolution); each action then insists on its own.
+export const KNOWN_EVENT_TYPES: readonly string[] = [...ACTIONS.map(actionEventType), RESOLVED_EVENT_TYPE];
+
+export type EnvelopeMode = 'plain' | 'binary' | 'structured' | 'batch';
+
+// What a CloudEvent's required attributes look like, wherever they came from (ce-* headers or a JSON body).
+export type Attributes = { specversion?: unknown; id?: unknown; source?: unknown; type?: unknown };
+
+const CE_HEADER = /^ce-/i;
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function mediaType(headers: IncomingHttpHeaders): string {
+  return (header(headers, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+// The mode the cloudevents HTTP binding gives a request: the content type decides structured and batch, then any
+// ce-* header makes it binary (the SDK needs ce-id for that; a request with only some ce-* headers is an
+// incomplete binary event here, not a plain request).
+export function envelopeMode(headers: IncomingHttpHeaders): EnvelopeMode {
+  const type = mediaType(headers);
+  if (type.startsWith('application/cloudevents-batch')) return 'batch';
+  if (type.startsWith('application/cloudevents')) return 'structured';
+  return Object.keys(headers).some((name) => CE_HEADER.test(name)) ? 'binary' : 'plain';
+}
+
+const present = (value: unknown): value is string => typeof value === 'string' && value.trim() !== '';
+
+// The problems with a CloudEvent's required attributes; `prefix` names where they were read (`ce-` for headers).
+export function attributeProblems(
+  attributes: Attributes,
+  knownTypes: readonly string[] = KNOWN_EVENT_TYPES,
+  prefix = '',
+): string[] {
+  const problems: string[] = [];
+  const { specversion, id, source, type } = attributes;
+  if (specversion === undefined || specversion === '') {
+    problems.push(`${prefix}specversion: required (${SPEC_VERSION})`);
+  } else if (specversion !== SPEC_VERSION) {
+    problems.push(`${prefix}specversion: ${String(specversion)} is not supported, only ${SPEC_VERSION}`);
+  }
+  if (!present(id)) problems.push(`${prefix}id: required, a non-empty string (the idempotency key)`);
+  if (!present(source)) problems.push(`${prefix}source: required, a non-empty string`);
+  if (!present(type)) {
+    problems.push(`${prefix}type: required, one of ${knownTypes.join(', ')}`);
+  } else if (!knownTypes.includes(type)) {
+    problems.push(`${prefix}type: unknown type ${type}, expected one of ${knownTypes.join(', ')}`);
+  }
+  return problems;
+}
+
+function invalidEvent(mode: string, problems: string[]): SelfhealError {
+  return new SelfhealError('invalid', `invalid ${mode} CloudEvent: ${problems.join('; ')}`, {
+    problems,
+    reason: 'invalid-cloudevent',
+  });
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+// Checks what the headers alone can tell, before the body is read: a request that carries a body (or a
+// CloudEvent) says its content type, batches are refused, and a binary event has every required attribute.
+export function checkEnvelopeHeaders(
+  method: string,
+  headers: IncomingHttpHeaders,
+  knownTypes: readonly string[] = KNOWN_EVENT_TYPES,
+): SelfhealError | undefined {
+  const mode = envelopeMode(headers);
+  if ((BODY_METHODS.has(method.toUpperCase()) || mode !== 'plain') && mediaType(headers) === '') {
+    const hint =
+      mode === 'binary'
+        ? 'a binary-mode CloudEvent says its data content type in content-type (application/json)'
+        : 'send application/json (an action request or an Alertmanager webhook) or application/cloudevents+json';
+    return new SelfhealError('invalid', `missing or empty content-type: ${hint}`, {
+      problems: ['content-type: required'],
+      reason: 'no-content-type',
+    });
+  }
+  if (mode === 'batch') {
+    return new SelfhealError('invalid', 'batched CloudEvents are not accepted: send one event per request', {
+      problems: ['content-type: application/cloudevents-batch+json is not accepted'],
+      reason: 'invalid-cloudevent',
+    });
+  }
+  if (mode !== 'binary') return undefined;
+  const problems = attributeProblems(
+    {
+      specversion: header(headers, 'ce-specversion'),
+      id: header(headers, 'ce-id'),
+      source: header(headers, 'ce-source'),
+      type: header(headers, 'ce-type'),
+    },
+    knownTypes,
+    'ce-',
+  );
+  return problems.length > 0 ? invalidEvent('binary-mode', problems) : undefined;
+}
+
+// Checks a structured-mode body (the raw JSON text, as read) before the SDK parses it into an event.
+export function checkStructuredBody(
+  body: unknown,
+  knownTypes: readonly string[] = KNOWN_EVENT_TYPES,
+): SelfhealError | undefined {
+  let event: unknown = body;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    try {
+      event = JSON.parse(body.toString());
+    } catch (err) {
+      return invalidEvent('structured-mode', [`body: not JSON (${(err as Error).message})`]);
+    }
+  }
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    return invalidEvent('structured-mode', ['body: expected one JSON object with the event attributes']);
+  }
+  const problems = attributeProblems(event as Attributes, knownTypes);
+  return problems.length > 0 ? invalidEvent('structured-mode', problems) : undefined;
+}
