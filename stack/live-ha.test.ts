@@ -1,8 +1,9 @@
 // selfheal behind a highly available monitoring stack, against the real control plane: two Prometheus replicas
 // evaluate the production rules (fast profile) and alert two Alertmanagers clustered by gossip. The Alertmanager that
 // would notify first cannot reach the router until the pod is healed, so the other one must deliver; then its way
-// back opens. Every webhook that reaches the router from either Alertmanager is answered 200, and the failing pod is
-// restarted exactly once.
+// back opens. Every webhook that reaches the router from either Alertmanager is answered 200 (or 503 for a resolution
+// that comes before the restart is verified, which is delivered again), the failing pod is restarted exactly once, and
+// the resolution heals the episode.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +36,17 @@ function cloudEventOf(exchange: Exchange): CloudEvent<ActionEventData> {
   if (Array.isArray(event)) throw new Error('expected one CloudEvent, got a batch');
   return event as CloudEvent<ActionEventData>;
 }
+// A router answer that is 200, or 503 only because a resolution came before its action was verified.
+function answeredOrVerifying(exchange: Exchange): boolean {
+  if (exchange.status === 200) return true;
+  const answer = answerOf(exchange) as { results?: { outcome: string; reason?: string }[] } | undefined;
+  return (
+    exchange.status === 503 &&
+    (answer?.results ?? []).every((r) => r.outcome !== 'failed' || r.reason === 'verifying')
+  );
+}
 
-test('two Prometheus replicas, two clustered Alertmanagers: every webhook answered, one action for the alert', async (t) => {
+test('two Prometheus replicas, two clustered Alertmanagers: every webhook answered, one action for the alert, healed', async (t) => {
   const cluster = await testCluster();
   const [{ name: ns, kc }, agent] = await Promise.all([useNamespace(t, 'live-ha'), startTestAgent(cluster)]);
   t.teardown(() => agent.stop());
@@ -142,7 +152,7 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
   const restartPod = stack.actions['restart-pod'];
   await eventually(
     'restart-pod applied',
-    () => restartPod.exchanges.some((e) => answerOf(e)?.outcome === 'applied'),
+    () => restartPod.exchanges.some((e) => answerOf(e)?.reason === 'restarted'),
     { timeoutMs: 90_000 },
   );
   // Now the first gets its way back and the second loses its own: the resolution must come from the first.
@@ -166,13 +176,14 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
       first.webhooks.exchanges.some(
         (e) => e.upstream && webhookOf(e).status === 'resolved' && e.status === 200,
       ),
-    { timeoutMs: 60_000 },
+    { timeoutMs: 90_000 },
   );
 
-  // Every webhook the router received, from either Alertmanager, was answered 200; both Alertmanagers got through.
+  // Every webhook the router received, from either Alertmanager, was answered 200 (or 503 while the restart was
+  // being verified); both Alertmanagers got through.
   t.deepEqual(
     delivered()
-      .filter((e) => e.status !== 200)
+      .filter((e) => !answeredOrVerifying(e))
       .map((e) => `${e.status} ${e.upstream?.body}`),
     [],
   );
@@ -187,8 +198,19 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
     'the second Alertmanager delivered the firing alert',
   );
 
+  // The resolution reached restart-pod and healed the episode.
+  const resolutions = restartPod.exchanges.filter(
+    (e) => e.upstream && cloudEventOf(e).type === 'dev.selfheal.resolved',
+  );
+  t.true(
+    resolutions.some((e) => answerOf(e)?.reason === 'healed'),
+    resolutions.map((e) => JSON.stringify(answerOf(e))).join('\n'),
+  );
+
   // Exactly one action: one eviction, one RestartedPod Event; redeliveries carry the same event id.
-  const calls = restartPod.exchanges.filter((e) => e.upstream);
+  const calls = restartPod.exchanges.filter(
+    (e) => e.upstream && cloudEventOf(e).type === 'dev.selfheal.action.restart-pod',
+  );
   const applied = calls.filter((e) => answerOf(e)?.outcome === 'applied');
   t.is(applied.length, 1, calls.map((e) => JSON.stringify(answerOf(e))).join('\n'));
   t.like(cloudEventOf(applied[0] as Exchange).data?.target, { kind: 'Pod', name: sickName });
