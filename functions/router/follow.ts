@@ -35,7 +35,7 @@ export async function deliverFollowing(
   const hops: Hop[] = [];
   let action = first.action;
   let message: OutgoingMessage = toMessage(first.event, config.actionToken);
-  for (let hop = 0; hop <= MAX_HOPS; hop++) {
+  for (let hop = 0; ; hop++) {
     let response: HttpResponse;
     try {
       response = await post(sinkUrl(config.sink, action), message, config.deliveryTimeoutMs, signal);
@@ -45,19 +45,22 @@ export async function deliverFollowing(
     const delivery = classify(response);
     const next = delivery.outcome === 'accepted' ? escalationIn(response) : undefined;
     if (!next) return { delivery, hops };
+    if (hop === MAX_HOPS) {
+      // A chain longer than any configurable one is a fault, not something a retry fixes.
+      return {
+        delivery: {
+          outcome: 'rejected',
+          status: 508,
+          reason: 'too-many-hops',
+          message: `the escalation chain went on for more than ${MAX_HOPS} hops (${[first.action, ...hops.map((h) => h.action)].join(' → ')}); ${next.action} (${next.eventId}) was not delivered`,
+        },
+        hops,
+      };
+    }
     hops.push(next);
     action = next.action;
     const headers: Record<string, string> = { 'content-type': 'application/cloudevents+json; charset=utf-8' };
     if (config.actionToken) headers.authorization = `Bearer ${config.actionToken}`;
     message = { headers, body: response.body };
   }
-  return {
-    delivery: {
-      outcome: 'rejected',
-      status: 508,
-      reason: 'too-many-hops',
-      message: `the escalation chain went on for more than ${MAX_HOPS} hops (${hops.map((h) => h.action).join(' → ')})`,
-    },
-    hops,
-  };
 }
