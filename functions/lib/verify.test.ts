@@ -2,9 +2,9 @@
 // redeploy once its rollout finished (failed past its deadline), a scale once the replicas are available; a step not
 // verified in time has failed. No cluster.
 import test from 'ava';
-import { ago, NOW, pod, statefulSet } from '../snapshots.ts';
+import { ago, daemonSet, NOW, pod, statefulSet } from '../snapshots.ts';
 import type { Step } from './episodes.ts';
-import type { V1Deployment } from './kube.ts';
+import type { V1DaemonSet, V1Deployment, V1StatefulSet } from './kube.ts';
 import { verifyStep } from './verify.ts';
 import type { Workload } from './workload.ts';
 
@@ -128,12 +128,97 @@ const rows: Row[] = [
     { pods: live('a', 'b', ['c', false]) },
   ],
   [
+    'redeploy of a StatefulSet: pods still on the old revision',
+    redeploy,
+    statefulSetStatus({
+      observedGeneration: 4,
+      replicas: 2,
+      updatedReplicas: 2,
+      availableReplicas: 2,
+      currentRevision: 'web-1',
+      updateRevision: 'web-2',
+    }),
+    { state: 'pending' },
+  ],
+  [
+    'redeploy of a StatefulSet: every pod on the new revision and available',
+    redeploy,
+    statefulSetStatus({
+      observedGeneration: 4,
+      replicas: 2,
+      updatedReplicas: 2,
+      availableReplicas: 2,
+      currentRevision: 'web-2',
+      updateRevision: 'web-2',
+    }),
+    { state: 'verified' },
+  ],
+  [
+    'redeploy of a DaemonSet: a node still runs the old pod',
+    redeploy,
+    daemonSetStatus({
+      observedGeneration: 4,
+      desiredNumberScheduled: 2,
+      currentNumberScheduled: 2,
+      updatedNumberScheduled: 1,
+      numberAvailable: 2,
+    }),
+    { state: 'pending' },
+  ],
+  [
+    'redeploy of a DaemonSet: every node runs an updated, available pod',
+    redeploy,
+    daemonSetStatus({
+      observedGeneration: 4,
+      desiredNumberScheduled: 2,
+      currentNumberScheduled: 2,
+      updatedNumberScheduled: 2,
+      numberAvailable: 2,
+    }),
+    { state: 'verified' },
+  ],
+  [
+    'restart of a DaemonSet pod: the node has its replacement, ready',
+    restart,
+    daemonSetStatus({ desiredNumberScheduled: 2, currentNumberScheduled: 2, numberAvailable: 1 }),
+    { state: 'verified' },
+    { pods: live('agent-a', 'agent-b') },
+  ],
+  [
+    'restart of a DaemonSet pod: the replacement not ready yet',
+    restart,
+    daemonSetStatus({ desiredNumberScheduled: 2, currentNumberScheduled: 2, numberAvailable: 2 }),
+    { state: 'pending' },
+    { pods: live('agent-a', ['agent-b', false]) },
+  ],
+  [
     'a step that could not act has failed',
     { ...scale, result: 'skipped', reason: 'at-maximum' },
     deployment({ availableReplicas: 3 }, 3),
     { state: 'failed', message: /could not act \(at-maximum\)/ },
   ],
 ];
+
+function statefulSetStatus(status: V1StatefulSet['status'] & object): Workload {
+  const w = statefulSet({ replicas: 2 });
+  return {
+    ...w,
+    object: { ...w.object, metadata: { ...w.object.metadata, generation: 4 }, status },
+  } as Workload;
+}
+
+function daemonSetStatus(status: Partial<NonNullable<V1DaemonSet['status']>>): Workload {
+  const w = daemonSet();
+  const object = w.object as V1DaemonSet;
+  return {
+    kind: 'DaemonSet',
+    object: {
+      ...object,
+      metadata: { ...object.metadata, generation: 4 },
+      status: { ...(object.status as NonNullable<V1DaemonSet['status']>), ...status },
+    },
+  };
+}
 
 function statefulSetWith(available: number): Workload {
   const w = statefulSet({ replicas: 2 });
