@@ -77,18 +77,22 @@ export async function finish(
   return false;
 }
 
-// After a failed or abandoned effect: mark the claim failed so a retry may resume it at once (best effort; else
-// the lease expires).
+// After a failed or abandoned effect: mark the claim failed so a retry may resume it at once (best effort, retried
+// on conflict as a rollout in progress rewrites the workload's status; else the lease expires).
 export async function release(deps: ActionDeps, workload: Workload, record: ActionRecord): Promise<void> {
   try {
-    const current = await reread(deps, workload);
-    const last = current && readLedger(workloadMeta(current).annotations).last;
-    if (!current || last?.id !== record.id || last.state !== 'pending') return;
-    await conditionalPatch(
-      deps,
-      current,
-      recordAnnotation({ ...last, state: 'failed', at: deps.now().toISOString() }),
-    );
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const current = await reread(deps, workload);
+      const last = current && readLedger(workloadMeta(current).annotations).last;
+      if (!current || last?.id !== record.id || last.state !== 'pending') return;
+      const written = await conditionalPatch(
+        deps,
+        current,
+        recordAnnotation({ ...last, state: 'failed', at: deps.now().toISOString() }),
+      );
+      if (written !== 'conflict') return;
+    }
+    deps.log.warn({ id: record.id }, 'could not release the claim after repeated conflicts');
   } catch (err) {
     deps.log.warn({ id: record.id, err: (err as Error).message }, 'could not release the claim');
   }
