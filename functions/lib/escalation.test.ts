@@ -184,22 +184,46 @@ const rows: Row[] = [
   ],
 ];
 
+function inputOf(over: Partial<LoopInput>): LoopInput {
+  return {
+    action: 'restart-pod',
+    alert: A,
+    episodes: [],
+    breaker: undefined,
+    chain: DEFAULT_CHAIN,
+    kind: 'Deployment',
+    verification: undefined,
+    now: NOW,
+    settleSeconds: 600,
+    windowSeconds: 3600,
+    ...over,
+  };
+}
+
+test('loop: a returning alert is said to return after a heal, or after a resolution its step never verified', (t) => {
+  const healed = decideLoop(
+    inputOf({
+      episodes: [{ ...open(step('restart-pod', 900)), state: 'healed', closedAt: ago(600), firing: [] }],
+      alert: B,
+    }),
+  );
+  t.regex('message' in healed ? healed.message : '', /returned 600s after restart-pod healed it/);
+  const quiet = decideLoop(
+    inputOf({
+      episodes: [{ ...open(step('restart-pod', 300)), firing: [], quietSince: ago(200) }],
+      alert: B,
+      verification: pending,
+    }),
+  );
+  t.regex(
+    'message' in quiet ? quiet.message : '',
+    /returned 200s after it resolved with restart-pod not verified/,
+  );
+});
+
 for (const [title, over, expected] of rows) {
   test(`loop: ${title}`, (t) => {
-    const input: LoopInput = {
-      action: 'restart-pod',
-      alert: A,
-      episodes: [],
-      breaker: undefined,
-      chain: DEFAULT_CHAIN,
-      kind: 'Deployment',
-      verification: undefined,
-      now: NOW,
-      settleSeconds: 600,
-      windowSeconds: 3600,
-      ...over,
-    };
-    t.like(decideLoop(input), expected);
+    t.like(decideLoop(inputOf(over)), expected);
   });
 }
 

@@ -97,12 +97,11 @@ export function decideLoop(input: LoopInput): LoopVerdict {
     episode.state === 'healed' ||
     (episode.quietSince && !episode.firing.includes(input.alert.fingerprint))
   ) {
-    return escalate(
-      input,
-      episode,
-      'returned',
-      `${alert} returned ${ago(episode.closedAt, input.now)} after ${last.action} healed it`,
-    );
+    const after =
+      episode.state === 'healed'
+        ? `${ago(episode.closedAt, input.now)} after ${last.action} healed it`
+        : `${ago(episode.quietSince, input.now)} after it resolved with ${last.action} not verified`;
+    return escalate(input, episode, 'returned', `${alert} returned ${after}`);
   }
   const v = input.verification;
   if (v?.state === 'failed') return escalate(input, episode, 'unverified', v.message);
