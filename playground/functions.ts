@@ -87,9 +87,14 @@ function functionObjects(name: FunctionName, env: Array<{ name: string; value: s
                 periodSeconds: 2,
                 failureThreshold: 2,
               },
+              // Liveness starts once the function answers at all: a slow start on a busy node is not a hang.
+              startupProbe: {
+                httpGet: { path: '/health/liveness', port: 'http' },
+                periodSeconds: 2,
+                failureThreshold: 90,
+              },
               livenessProbe: {
                 httpGet: { path: '/health/liveness', port: 'http' },
-                initialDelaySeconds: 10,
                 periodSeconds: 10,
                 timeoutSeconds: 3,
               },
