@@ -15,6 +15,10 @@ export interface FunctionSettings {
   namespaces: string[];
   /** Per-target cooldown between two actions, in seconds. */
   cooldownSeconds: number;
+  /** Where the actions post SelfhealEscalation when a breaker opens (the playground's Alertmanager). */
+  alertmanagerUrl: string;
+  /** The closed loop's timing: verification deadline, settle time after a verified step, return window. */
+  loop: { verifySeconds: number; settleSeconds: number; windowSeconds: number };
   webhookToken: string;
   actionToken: string;
   version: string;
@@ -139,6 +143,18 @@ export function playgroundFunctions(settings: FunctionSettings): KubernetesObjec
       ],
       settings.version,
     ),
-    ...ACTIONS.flatMap((action) => functionObjects(action, common, settings.version)),
+    ...ACTIONS.flatMap((action) =>
+      functionObjects(
+        action,
+        [
+          ...common,
+          { name: 'SELFHEAL_ALERTMANAGER_URL', value: settings.alertmanagerUrl },
+          { name: 'SELFHEAL_VERIFY_SECONDS', value: String(settings.loop.verifySeconds) },
+          { name: 'SELFHEAL_SETTLE_SECONDS', value: String(settings.loop.settleSeconds) },
+          { name: 'SELFHEAL_EPISODE_WINDOW_SECONDS', value: String(settings.loop.windowSeconds) },
+        ],
+        settings.version,
+      ),
+    ),
   ];
 }

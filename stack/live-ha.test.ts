@@ -2,7 +2,8 @@
 // evaluate the production rules (fast profile) and alert two Alertmanagers clustered by gossip. The router's answers
 // to the Alertmanager that notifies first are lost on the way back, so it never records the notification and the
 // other one delivers the same alert again after its peer timeout. Both reach the router, every webhook is answered
-// 200 by it, and the failing pod is restarted exactly once.
+// 200 by it (or 503 for a resolution that comes before the restart is verified, which is delivered again), the failing
+// pod is restarted exactly once, and the resolution heals the episode.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +36,17 @@ function cloudEventOf(exchange: Exchange): CloudEvent<ActionEventData> {
   if (Array.isArray(event)) throw new Error('expected one CloudEvent, got a batch');
   return event as CloudEvent<ActionEventData>;
 }
+// The router's own answer is 200, or 503 only because a resolution came before its action was verified.
+function answeredOrVerifying(exchange: Exchange): boolean {
+  if (exchange.upstream?.status === 200) return true;
+  const answer = answerOf(exchange) as { results?: { outcome: string; reason?: string }[] } | undefined;
+  return (
+    exchange.upstream?.status === 503 &&
+    (answer?.results ?? []).every((r) => r.outcome !== 'failed' || r.reason === 'verifying')
+  );
+}
 
-test('two Prometheus replicas, two clustered Alertmanagers: every webhook answered, one action for the alert', async (t) => {
+test('two Prometheus replicas, two clustered Alertmanagers: every webhook answered, one action for the alert, healed', async (t) => {
   const cluster = await testCluster();
   const [{ name: ns, kc }, agent] = await Promise.all([useNamespace(t, 'live-ha'), startTestAgent(cluster)]);
   t.teardown(() => agent.stop());
@@ -143,7 +153,7 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
   const restartPod = stack.actions['restart-pod'];
   await eventually(
     'restart-pod applied',
-    () => restartPod.exchanges.some((e) => answerOf(e)?.outcome === 'applied'),
+    () => restartPod.exchanges.some((e) => answerOf(e)?.reason === 'restarted'),
     { timeoutMs: 90_000 },
   );
   await eventually(
@@ -173,10 +183,11 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
     { timeoutMs: 90_000 },
   );
 
-  // Every webhook the router received, from either Alertmanager, was answered 200 by it; both got through.
+  // Every webhook the router received, from either Alertmanager, was answered 200 by it (or 503 while the restart was
+  // being verified); both got through.
   t.deepEqual(
     delivered()
-      .filter((e) => e.upstream?.status !== 200)
+      .filter((e) => !answeredOrVerifying(e))
       .map((e) => `${e.upstream?.status} ${e.upstream?.body}`),
     [],
   );
@@ -187,8 +198,19 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
     );
   }
 
+  // The resolution reached restart-pod and healed the episode.
+  const resolutions = restartPod.exchanges.filter(
+    (e) => e.upstream && cloudEventOf(e).type === 'dev.selfheal.resolved',
+  );
+  t.true(
+    resolutions.some((e) => answerOf(e)?.reason === 'healed'),
+    resolutions.map((e) => JSON.stringify(answerOf(e))).join('\n'),
+  );
+
   // Exactly one action: one eviction, one RestartedPod Event; redeliveries carry the same event id.
-  const calls = restartPod.exchanges.filter((e) => e.upstream);
+  const calls = restartPod.exchanges.filter(
+    (e) => e.upstream && cloudEventOf(e).type === 'dev.selfheal.action.restart-pod',
+  );
   const applied = calls.filter((e) => answerOf(e)?.outcome === 'applied');
   t.is(applied.length, 1, calls.map((e) => JSON.stringify(answerOf(e))).join('\n'));
   t.like(cloudEventOf(applied[0] as Exchange).data?.target, { kind: 'Pod', name: sickName });

@@ -3,11 +3,11 @@
 // does not know, which would defeat exactly-once. Pure: headers and body in, a SelfhealError (400) or nothing out.
 import type { IncomingHttpHeaders } from 'node:http';
 import { SelfhealError } from './errors.ts';
-import { ACTIONS, actionEventType } from './events.ts';
+import { ACTIONS, actionEventType, RESOLVED_EVENT_TYPE } from './events.ts';
 
 export const SPEC_VERSION = '1.0';
-// Every type a selfheal function handles; each action then insists on its own.
-export const KNOWN_EVENT_TYPES: readonly string[] = ACTIONS.map(actionEventType);
+// Every type a selfheal function handles (an action, or an alert's resolution); each action then insists on its own.
+export const KNOWN_EVENT_TYPES: readonly string[] = [...ACTIONS.map(actionEventType), RESOLVED_EVENT_TYPE];
 
 export type EnvelopeMode = 'plain' | 'binary' | 'structured' | 'batch';
 
