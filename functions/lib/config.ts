@@ -151,10 +151,7 @@ const commonShape = {
   ),
 };
 
-const routerEnv = z.object({
-  ...commonShape,
-  SELFHEAL_WEBHOOK_TOKEN: optionalString,
-  SELFHEAL_WEBHOOK_TOKEN_FILE: optionalString,
+const sinkShape = {
   SELFHEAL_SINK: z.enum(['direct', 'openfaas', 'knative'], {
     message: 'must be one of direct, openfaas, knative',
   }),
@@ -162,14 +159,53 @@ const routerEnv = z.object({
   SELFHEAL_OPENFAAS_GATEWAY: z.preprocess(blankToUndefined, httpUrl.optional()),
   SELFHEAL_OPENFAAS_ASYNC: bool(false),
   K_SINK: z.preprocess(blankToUndefined, httpUrl.optional()),
-  SELFHEAL_ROUTES: routes,
-  SELFHEAL_DELIVERY_TIMEOUT_MS: int(10_000, 100, 600_000),
-  SELFHEAL_DELIVERY_CONCURRENCY: int(4, 1, 64),
-  // Below Alertmanager's notify timeout, max(group_interval, 10s): see functions/README.md.
-  SELFHEAL_ANSWER_DEADLINE_MS: int(7_000, 100, 600_000),
-  // A storm of 5,000 alerts is about 5.6 MB; a 413 is never retried by Alertmanager.
-  SELFHEAL_MAX_BODY_BYTES: int(16 * 1_048_576, 1024, 64 * 1_048_576),
-});
+};
+type SinkSettings = z.infer<z.ZodObject<typeof sinkShape>>;
+
+// The sink SELFHEAL_SINK names, with the setting that sink needs (said in full when it is missing).
+function sinkOf(e: SinkSettings, ctx: z.RefinementCtx): Sink {
+  const missing = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  switch (e.SELFHEAL_SINK) {
+    case 'direct':
+      return e.SELFHEAL_ACTION_URLS
+        ? { kind: 'direct', urls: e.SELFHEAL_ACTION_URLS }
+        : missing(
+            'SELFHEAL_ACTION_URLS is required when SELFHEAL_SINK=direct (restart-pod=URL,redeploy=URL,scale=URL)',
+          );
+    case 'openfaas':
+      return e.SELFHEAL_OPENFAAS_GATEWAY
+        ? {
+            kind: 'openfaas',
+            gateway: e.SELFHEAL_OPENFAAS_GATEWAY,
+            ...(e.SELFHEAL_OPENFAAS_ASYNC ? { async: true as const } : {}),
+          }
+        : missing('SELFHEAL_OPENFAAS_GATEWAY is required when SELFHEAL_SINK=openfaas');
+    case 'knative':
+      return e.K_SINK
+        ? { kind: 'knative', broker: e.K_SINK }
+        : missing('K_SINK is required when SELFHEAL_SINK=knative (the broker URL a SinkBinding injects)');
+  }
+}
+
+// The sink is checked once every setting has parsed (a bad SELFHEAL_SINK names no sink to check).
+const routerEnv = z
+  .object({
+    ...commonShape,
+    ...sinkShape,
+    SELFHEAL_WEBHOOK_TOKEN: optionalString,
+    SELFHEAL_WEBHOOK_TOKEN_FILE: optionalString,
+    SELFHEAL_ROUTES: routes,
+    SELFHEAL_DELIVERY_TIMEOUT_MS: int(10_000, 100, 600_000),
+    SELFHEAL_DELIVERY_CONCURRENCY: int(4, 1, 64),
+    // Below Alertmanager's notify timeout, max(group_interval, 10s): see functions/README.md.
+    SELFHEAL_ANSWER_DEADLINE_MS: int(7_000, 100, 600_000),
+    // A storm of 5,000 alerts is about 5.6 MB; a 413 is never retried by Alertmanager.
+    SELFHEAL_MAX_BODY_BYTES: int(16 * 1_048_576, 1024, 64 * 1_048_576),
+  })
+  .transform((e, ctx) => ({ ...e, sink: sinkOf(e, ctx) }));
 
 const actionEnv = z.object({
   ...commonShape,
@@ -302,36 +338,13 @@ export function loadRouterConfig(env: Env): RouterConfig {
       'SELFHEAL_WEBHOOK_TOKEN or SELFHEAL_WEBHOOK_TOKEN_FILE is required (the bearer token Alertmanager sends)',
     );
   }
-  let sink: Sink | undefined;
-  if (parsed.success) {
-    const e = parsed.data;
-    if (e.SELFHEAL_SINK === 'direct') {
-      if (e.SELFHEAL_ACTION_URLS) sink = { kind: 'direct', urls: e.SELFHEAL_ACTION_URLS };
-      else
-        problems.push(
-          'SELFHEAL_ACTION_URLS is required when SELFHEAL_SINK=direct (restart-pod=URL,redeploy=URL,scale=URL)',
-        );
-    } else if (e.SELFHEAL_SINK === 'openfaas') {
-      if (e.SELFHEAL_OPENFAAS_GATEWAY)
-        sink = {
-          kind: 'openfaas',
-          gateway: e.SELFHEAL_OPENFAAS_GATEWAY,
-          ...(e.SELFHEAL_OPENFAAS_ASYNC ? { async: true as const } : {}),
-        };
-      else problems.push('SELFHEAL_OPENFAAS_GATEWAY is required when SELFHEAL_SINK=openfaas');
-    } else if (e.K_SINK) {
-      sink = { kind: 'knative', broker: e.K_SINK };
-    } else {
-      problems.push('K_SINK is required when SELFHEAL_SINK=knative (the broker URL a SinkBinding injects)');
-    }
-  }
-  if (!parsed.success || problems.length > 0 || !sink || !webhookToken) fail('router', problems);
+  if (!parsed.success || problems.length > 0 || !webhookToken) fail('router', problems);
   const e = parsed.data;
   return {
     fn: 'router',
     ...common(e, actionToken),
     webhookToken,
-    sink,
+    sink: e.sink,
     routes: e.SELFHEAL_ROUTES,
     deliveryTimeoutMs: e.SELFHEAL_DELIVERY_TIMEOUT_MS,
     deliveryConcurrency: e.SELFHEAL_DELIVERY_CONCURRENCY,

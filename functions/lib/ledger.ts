@@ -1,6 +1,7 @@
 // The record of what selfheal did, kept in the Deployment's annotations so that it survives restarts and
 // replicas: the last action (with its state) and a history of finished ones for dedupe, cooldown and budget.
-import type { ActionName } from './events.ts';
+import { z } from 'zod';
+import { ACTIONS, type ActionName } from './events.ts';
 
 export const LAST_ACTION_ANNOTATION = 'selfheal.dev/last-action';
 export const HISTORY_ANNOTATION = 'selfheal.dev/history';
@@ -10,18 +11,22 @@ export const HISTORY_ANNOTATION = 'selfheal.dev/history';
 export const HISTORY_RETENTION_SECONDS = 86_400;
 export const HISTORY_MAX_ENTRIES = 100;
 
-export type RecordState = 'pending' | 'done' | 'failed';
+export const RECORD_STATES = ['pending', 'done', 'failed'] as const;
+export type RecordState = (typeof RECORD_STATES)[number];
 
-export type ActionRecord = {
-  id: string;
-  action: ActionName;
-  target: string;
-  state: RecordState;
-  at: string;
-  detail?: Record<string, unknown>;
-};
+// Loose objects: a field a later version adds survives a rewrite of the record.
+const recordSchema = z.looseObject({
+  id: z.string(),
+  action: z.enum(ACTIONS),
+  target: z.string(),
+  state: z.enum(RECORD_STATES),
+  at: z.string(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+export type ActionRecord = z.infer<typeof recordSchema>;
 
-export type HistoryEntry = { id: string; action: ActionName; at: string };
+const entrySchema = z.looseObject({ id: z.string(), action: z.enum(ACTIONS), at: z.string() });
+export type HistoryEntry = z.infer<typeof entrySchema>;
 
 export type Ledger = { last: ActionRecord | undefined; history: HistoryEntry[] };
 
@@ -34,36 +39,19 @@ function parseJson(text: string | undefined): unknown {
   }
 }
 
-function isRecord(value: unknown): value is ActionRecord {
-  const r = value as ActionRecord;
-  return (
-    !!r &&
-    typeof r === 'object' &&
-    typeof r.id === 'string' &&
-    typeof r.action === 'string' &&
-    typeof r.at === 'string' &&
-    (r.state === 'pending' || r.state === 'done' || r.state === 'failed')
-  );
-}
-
-function isEntry(value: unknown): value is HistoryEntry {
-  const e = value as HistoryEntry;
-  return (
-    !!e &&
-    typeof e === 'object' &&
-    typeof e.id === 'string' &&
-    typeof e.action === 'string' &&
-    typeof e.at === 'string'
-  );
-}
-
-// Malformed annotations (edited by hand) are ignored rather than blocking every action.
+// Malformed annotations (edited by hand) are ignored rather than blocking every action: a bad record as a
+// whole, a bad history entry on its own.
 export function readLedger(annotations: Record<string, string> | undefined): Ledger {
-  const last = parseJson(annotations?.[LAST_ACTION_ANNOTATION]);
-  const history = parseJson(annotations?.[HISTORY_ANNOTATION]);
+  const last = recordSchema.safeParse(parseJson(annotations?.[LAST_ACTION_ANNOTATION]));
+  const history = z.array(z.unknown()).safeParse(parseJson(annotations?.[HISTORY_ANNOTATION]));
   return {
-    last: isRecord(last) ? last : undefined,
-    history: Array.isArray(history) ? history.filter(isEntry) : [],
+    last: last.success ? last.data : undefined,
+    history: history.success
+      ? history.data.flatMap((e) => {
+          const entry = entrySchema.safeParse(e);
+          return entry.success ? [entry.data] : [];
+        })
+      : [],
   };
 }
 

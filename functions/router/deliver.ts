@@ -1,6 +1,7 @@
 // Delivering one planned CloudEvent (binary mode) to the configured sink with a timeout, and classifying the
 // answer: accepted (2xx), rejected for good (4xx), or failed and worth a retry.
 import { type CloudEvent, HTTP } from 'cloudevents';
+import { z } from 'zod';
 import type { Sink } from '../lib/config.ts';
 import { transportErrorCode } from '../lib/errors.ts';
 import type { ActionName } from '../lib/events.ts';
@@ -38,23 +39,29 @@ export function toMessage(event: CloudEvent<unknown>, token?: string): OutgoingM
   return { headers, body: typeof message.body === 'string' ? message.body : JSON.stringify(message.body) };
 }
 
-// What the action said: its result (outcome, reason, message) or its error ({ error, reason }).
+// What the action said: its result (resultDataSchema) or its error (SelfhealError's JSON: error, reason). Only the
+// words the router repeats are read, each on its own, so that an answer of another version (or a platform's error
+// page) still says what it can.
+const said = z.string().min(1).optional().catch(undefined);
+const answerSchema = z.looseObject({ outcome: said, reason: said, message: said, error: said });
+
 export function readAnswer(response: HttpResponse): ActionAnswer | undefined {
   if (!response.body) return undefined;
+  let body: unknown;
   try {
-    const body = JSON.parse(response.body) as Record<string, unknown>;
-    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
-    const answer: ActionAnswer = {};
-    const outcome = text(body.outcome);
-    const reason = text(body.reason);
-    const message = text(body.message) ?? text(body.error);
-    if (outcome) answer.outcome = outcome;
-    if (reason) answer.reason = reason;
-    if (message) answer.message = message;
-    return Object.keys(answer).length > 0 ? answer : undefined;
+    body = JSON.parse(response.body);
   } catch {
     return { message: response.body.slice(0, 300) };
   }
+  const parsed = answerSchema.safeParse(body);
+  if (!parsed.success) return undefined;
+  const { outcome, reason, message = parsed.data.error } = parsed.data;
+  const answer: ActionAnswer = {
+    ...(outcome ? { outcome } : {}),
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+  };
+  return Object.keys(answer).length > 0 ? answer : undefined;
 }
 
 export function classify(response: HttpResponse): Delivery {
