@@ -4,18 +4,33 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Env, FUNCTION_NAMES, type FunctionName, isFunctionName, loadConfig } from './lib/config.ts';
+import {
+  type Env,
+  FUNCTION_NAMES,
+  type FunctionConfig,
+  type FunctionName,
+  isFunctionName,
+  loadConfig,
+} from './lib/config.ts';
 import { SelfhealError } from './lib/errors.ts';
 import { watchdogLockFile } from './lib/health.ts';
-import { createLogger } from './lib/log.ts';
+import { createLogger, type Logger } from './lib/log.ts';
 import { type FunctionModule, type RunningFunction, startFunction } from './lib/runtime.ts';
 
-const MODULES: Record<FunctionName, () => Promise<FunctionModule>> = {
-  router: () => import('./router/index.ts') as Promise<FunctionModule>,
-  'restart-pod': () => import('./restart-pod/index.ts') as Promise<FunctionModule>,
-  redeploy: () => import('./redeploy/index.ts') as Promise<FunctionModule>,
-  scale: () => import('./scale/index.ts') as Promise<FunctionModule>,
-};
+// Each function's factory, imported only when that function starts (the router never loads the Kubernetes client),
+// handed the configuration loaded once here.
+async function createModule(config: FunctionConfig, log: Logger): Promise<FunctionModule> {
+  switch (config.fn) {
+    case 'router':
+      return (await import('./router/index.ts')).routerFunction({ config: () => config, log });
+    case 'restart-pod':
+      return (await import('./restart-pod/index.ts')).restartPodFunction({ config: () => config, log });
+    case 'redeploy':
+      return (await import('./redeploy/index.ts')).redeployFunction({ config: () => config, log });
+    case 'scale':
+      return (await import('./scale/index.ts')).scaleFunction({ config: () => config, log });
+  }
+}
 
 const USAGE = `usage: npm run function -- <${FUNCTION_NAMES.join('|')}> [--port N] [--host ADDRESS]`;
 
@@ -56,7 +71,7 @@ export function parseCommandLine(argv: string[], env: Env): { name: FunctionName
   };
 }
 
-// Validates the configuration, loads the function and starts it; the function's init() reads the same env.
+// Validates the configuration, builds the function from it and starts it.
 export async function runFunction(
   name: FunctionName,
   env: Env,
@@ -64,7 +79,7 @@ export async function runFunction(
 ): Promise<RunningFunction> {
   const config = loadConfig(name, env);
   const log = createLogger(name, config.logLevel);
-  const mod = await MODULES[name]();
+  const mod = await createModule(config, log);
   return startFunction(mod, {
     name,
     host: config.host,
@@ -81,10 +96,6 @@ export async function runFunction(
 async function main(): Promise<void> {
   try {
     const { name, env } = parseCommandLine(process.argv.slice(2), process.env);
-    // The function modules read process.env in init(): give them the command line's PORT/HOST too.
-    Object.assign(process.env, { PORT: env.PORT, HOST: env.HOST });
-    if (env.PORT === undefined) delete process.env.PORT;
-    if (env.HOST === undefined) delete process.env.HOST;
     const running = await runFunction(name, env, { lockFile: watchdogLockFile() });
     console.log(`selfheal ${name} listening on ${running.url}`);
   } catch (err) {

@@ -28,13 +28,21 @@ const LAUNCHER_SOURCE = join(ROOT, 'functions', 'lib', 'launch.ts');
  */
 export const OPTIONAL_ADDONS = ['bufferutil', 'utf-8-validate', 'supports-color'];
 
+// The factory each function's index.ts exports, which functions/run.ts calls too.
+const FACTORIES: Record<FunctionName, string> = {
+  router: 'routerFunction',
+  'restart-pod': 'restartPodFunction',
+  redeploy: 'redeployFunction',
+  scale: 'scaleFunction',
+};
+
 /**
  * The bundle's entry: what functions/run.ts does for one function, with only that function's module imported,
  * so each image carries its own code and nothing of the other three.
  */
 export function entrySource(name: FunctionName): string {
   return `
-import * as mod from './functions/${name}/index.ts';
+import { ${FACTORIES[name]} as create } from './functions/${name}/index.ts';
 import { loadConfig } from './functions/lib/config.ts';
 import { SelfhealError } from './functions/lib/errors.ts';
 import { watchdogLockFile } from './functions/lib/health.ts';
@@ -43,12 +51,13 @@ import { startFunction } from './functions/lib/runtime.ts';
 
 try {
   const config = loadConfig(${JSON.stringify(name)}, process.env);
-  const running = await startFunction(mod, {
+  const log = createLogger(${JSON.stringify(name)}, config.logLevel);
+  const running = await startFunction(create({ config: () => config, log }), {
     host: config.host,
     port: config.port,
     bodyLimit: config.maxBodyBytes,
     maxInflight: config.maxInflight,
-    log: createLogger(${JSON.stringify(name)}, config.logLevel),
+    log,
     runtimeLogLevel: 'warn',
     configDir: import.meta.dirname,
     lockFile: watchdogLockFile(),

@@ -26,6 +26,11 @@ const STATUS: Record<ErrorKind, number> = {
   internal: 500,
 };
 
+// The kind answered with `status`, if one is.
+export function errorKindOf(status: number): ErrorKind | undefined {
+  return (Object.keys(STATUS) as ErrorKind[]).find((kind) => STATUS[kind] === status);
+}
+
 export type SelfhealErrorOptions = { problems?: string[]; reason?: string; cause?: unknown };
 
 // faas-js-runtime turns a thrown error's numeric `code` into the response status, so `code` is the HTTP status.

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { checkEnvelopeHeaders, checkStructuredBody, envelopeMode } from './envelope.ts';
-import { isSelfhealError, type SelfhealError } from './errors.ts';
+import { errorKindOf, isSelfhealError, SelfhealError } from './errors.ts';
 import { attachPlatformHealth, type HealthHost, type PlatformHealth } from './health.ts';
 import { DEFAULT_MAX_INFLIGHT, inflightLimiter, RETRY_AFTER_SECONDS } from './inflight.ts';
 import type { Logger } from './log.ts';
@@ -75,12 +75,10 @@ type RuntimeError = Error & { statusCode?: number; code?: unknown; errors?: unkn
 const FUNCTION_ROUTE = '/';
 const METRICS_URL = process.env.METRICS_URL || '/metrics';
 
-// Describes an error raised inside the runtime (body parsing, CloudEvent parsing) as status + JSON body.
-export function describeRuntimeError(
-  err: RuntimeError,
-  bodyLimit: number,
-): { status: number; body: Record<string, unknown> } {
-  if (isSelfhealError(err)) return { status: err.code, body: err.toJSON() };
+// The SelfhealError of an error raised inside the runtime (body parsing, CloudEvent parsing), so that it is answered
+// like every other error: its status, and its JSON.
+export function runtimeError(err: RuntimeError, bodyLimit: number): SelfhealError {
+  if (isSelfhealError(err)) return err;
   // cloudevents' ValidationError keeps TypeError's name; its class name tells it apart.
   if (err.name === 'ValidationError' || err.constructor?.name === 'ValidationError') {
     const problems =
@@ -90,47 +88,33 @@ export function describeRuntimeError(
               `${e.instancePath ? `${e.instancePath}: ` : ''}${e.message ?? String(e)}`,
           )
         : [err.message.split('\n')[0] ?? err.message];
-    return {
-      status: 400,
-      body: {
-        error: `invalid CloudEvent: ${problems.join('; ')}`,
-        kind: 'invalid',
-        reason: 'invalid-cloudevent',
-        problems,
-      },
-    };
+    return new SelfhealError('invalid', `invalid CloudEvent: ${problems.join('; ')}`, {
+      reason: 'invalid-cloudevent',
+      problems,
+      cause: err,
+    });
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return {
-        status: 413,
-        body: {
-          error: `request body exceeds the limit of ${bodyLimit} bytes`,
-          kind: 'too-large',
-          reason: 'too-large',
-        },
-      };
+      return new SelfhealError('too-large', `request body exceeds the limit of ${bodyLimit} bytes`, {
+        cause: err,
+      });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return {
-        status: 400,
-        body: { error: 'empty body with content-type application/json', kind: 'invalid', reason: 'invalid' },
-      };
+      return new SelfhealError('invalid', 'empty body with content-type application/json', { cause: err });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return {
-        status: 415,
-        body: { error: `unsupported media type: ${err.message}`, kind: 'invalid', reason: 'invalid' },
-      };
+      return new SelfhealError('unsupported-media-type', `unsupported media type: ${err.message}`, {
+        cause: err,
+      });
   }
   const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
-  if (status === 400 && err instanceof SyntaxError) {
-    return {
-      status,
-      body: { error: `malformed JSON body: ${err.message}`, kind: 'invalid', reason: 'invalid' },
-    };
-  }
+  if (status === 400 && err instanceof SyntaxError)
+    return new SelfhealError('invalid', `malformed JSON body: ${err.message}`, { cause: err });
   if (status >= 400 && status < 500)
-    return { status, body: { error: err.message, kind: 'invalid', reason: 'invalid' } };
-  return { status: 500, body: { error: 'internal error', kind: 'internal', reason: 'internal' } };
+    return new SelfhealError(errorKindOf(status) ?? 'invalid', err.message, {
+      reason: 'invalid',
+      cause: err,
+    });
+  return new SelfhealError('internal', 'internal error', { cause: err });
 }
 
 function configure(instance: FastifyLike, mod: FunctionModule, options: StartOptions): void {
@@ -139,11 +123,11 @@ function configure(instance: FastifyLike, mod: FunctionModule, options: StartOpt
     listen({ ...listenOptions, host: options.host, port: options.port }, ...rest);
 
   instance.setErrorHandler((err, request, reply) => {
-    const { status, body } = describeRuntimeError(err, options.bodyLimit);
-    const line = { method: request.method, url: request.url, status, error: body.error };
-    if (status >= 500) options.log.error({ ...line, err }, 'request failed');
+    const error = runtimeError(err, options.bodyLimit);
+    const line = { method: request.method, url: request.url, status: error.code, error: error.message };
+    if (error.code >= 500) options.log.error({ ...line, err }, 'request failed');
     else options.log.info(line, 'request rejected');
-    reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body);
+    reply.code(error.code).header('content-type', 'application/json; charset=utf-8').send(error.toJSON());
   });
 
   // Answers a request the function never sees, with the error as JSON.

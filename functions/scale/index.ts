@@ -1,5 +1,7 @@
 // The scale function (faas-js-runtime module): a CloudEvent or {"namespace","deployment"|"pod","step"?} in, a result out.
-import { actionFunction } from '../lib/action-function.ts';
+import { type ActionFunctionOptions, actionFunction } from '../lib/action-function.ts';
 import { scale } from './scale.ts';
 
-export const { init, handle, authorize, readiness, liveness, shutdown } = actionFunction('scale', scale);
+export const scaleFunction = (options?: ActionFunctionOptions) => actionFunction('scale', scale, options);
+
+export const { init, handle, authorize, readiness, liveness, shutdown } = scaleFunction();
