@@ -7,7 +7,7 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { FUNCTION_LABEL, RESOURCE_NAMES } from '../stack/operator/resources.ts';
 import { KSM_LABELS_ALLOWLIST_ENTRIES, KSM_LABELS_ALLOWLIST_FLAG, OPT_IN_LABEL } from '../stack/opt-in.ts';
-import { JOB_NAMES, loadStack, ROUTER_RECEIVER } from '../stack/profile.ts';
+import { JOB_NAMES, loadStack, ROUTER_RECEIVER } from '../stack/source.ts';
 import { useNamespace } from '../test/helpers/cluster.ts';
 import { dryRun, intoNamespace } from './dry-run.ts';
 import { readStack } from './openfaas-functions.ts';

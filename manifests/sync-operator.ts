@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { openfaasResources, operatorResources, RESOURCE_NAMES } from '../stack/operator/resources.ts';
-import { loadStack } from '../stack/profile.ts';
+import { loadStack } from '../stack/source.ts';
 import { ROUTER_URLS } from './sync-config.ts';
 
 const ROOT = join(import.meta.dirname, '..');

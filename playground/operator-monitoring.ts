@@ -9,7 +9,8 @@ import { installOperatorCrds, startOperator } from '../stack/operator/cluster.ts
 import { type OperatorStack, startOperatorStack } from '../stack/operator/local-stack.ts';
 import { profileSource } from '../stack/operator/profile-source.ts';
 import { standInScrapeConfigs } from '../stack/operator/stand-ins.ts';
-import { loadStack, type ProfileName } from '../stack/profile.ts';
+import type { ProfileName } from '../stack/profile/timing.ts';
+import { loadStack } from '../stack/source.ts';
 import type { ControlPlane } from './cluster/control-plane.ts';
 
 export interface OperatorMonitoringOptions {

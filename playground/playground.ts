@@ -18,7 +18,7 @@ import { ACTIONS, FUNCTION_NAMESPACE, FUNCTIONS, playgroundFunctions } from './f
 import { functionImages, imagesDir } from './openfaas/images.ts';
 import { CE_NAMESPACE, deployOpenFaasCe, functionNamespace } from './openfaas/platform.ts';
 import { startOperatorMonitoring } from './operator-monitoring.ts';
-import type { Profile } from './scenarios.ts';
+import type { Profile } from './scenarios/catalog.ts';
 import type { PlaygroundState } from './state.ts';
 import { startTraffic, type Traffic } from './traffic.ts';
 

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ROUTER_RECEIVER, STACK_FILES, type StackSource } from './profile.ts';
+import { ROUTER_RECEIVER, STACK_FILES, type StackSource } from './source.ts';
 import { runTool, type Tool } from './tools.ts';
 
 export interface CheckResult {

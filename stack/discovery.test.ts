@@ -13,7 +13,8 @@ import {
 } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { testCluster, useNamespace } from '../test/helpers/cluster.ts';
-import { JOB_NAMES, renderStack } from './profile.ts';
+import { renderStack } from './profile.ts';
+import { JOB_NAMES } from './source.ts';
 import { findTool, runTool } from './tools.ts';
 
 interface PodSpec {

@@ -22,7 +22,7 @@ import { useNamespace } from '../test/helpers/cluster.ts';
 import { eventually } from '../test/helpers/wait.ts';
 import { type DeliveryPath, startDeliveryPath } from './live/delivery-path.ts';
 import type { Exchange } from './live/recording-proxy.ts';
-import { loadStack, ROUTER_RECEIVER } from './profile.ts';
+import { loadStack, ROUTER_RECEIVER } from './source.ts';
 
 const DEBIAN_ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
 

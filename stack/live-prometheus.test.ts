@@ -13,7 +13,8 @@ import { startKubeStateMetrics } from '../playground/cluster/kube-state-metrics.
 import { testCluster, useNamespace } from '../test/helpers/cluster.ts';
 import { eventually } from '../test/helpers/wait.ts';
 import { prometheusToken, type Series, startPrometheus } from './live/prometheus.ts';
-import { JOB_NAMES, renderStack } from './profile.ts';
+import { renderStack } from './profile.ts';
+import { JOB_NAMES } from './source.ts';
 
 const DEMO_APP = join(import.meta.dirname, '..', 'manifests', 'base', 'demo-app', 'deployment.yaml');
 const APP_PORT = 3000;

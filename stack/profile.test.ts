@@ -12,25 +12,18 @@ import {
   promtoolCheckRules,
   promtoolTestRules,
 } from './checks.ts';
+import { renderAlertmanagerConfig } from './profile/alertmanager.ts';
+import { detectionFloor } from './profile/detection-floor.ts';
 import {
   type ApiServerAccess,
-  detectionFloor,
-  FAST,
-  forPhrase,
-  JOB_NAMES,
   type LocalPrometheusTargets,
-  loadStack,
-  PROMETHEUS_RETENTION_FLAG,
-  type ProfileName,
-  profileTiming,
-  type RenderedStack,
-  readAlertRules,
-  renderAlertmanagerConfig,
   renderPrometheusConfig,
-  renderStack,
-  STACK_FILES,
-} from './profile.ts';
+} from './profile/prometheus.ts';
+import { forPhrase } from './profile/rules.ts';
+import { FAST, type ProfileName, profileTiming } from './profile/timing.ts';
+import { type RenderedStack, renderStack } from './profile.ts';
 import { listRuleTestSuites, writeRuleTestSuites } from './rule-tests.ts';
+import { JOB_NAMES, loadStack, PROMETHEUS_RETENTION_FLAG, readAlertRules, STACK_FILES } from './source.ts';
 import { findTool, type ToolFlavour } from './tools.ts';
 
 const FLAVOURS: ToolFlavour[] = ['debian', 'built'];

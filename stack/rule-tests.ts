@@ -3,7 +3,8 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, type YAMLMap } from 'yaml';
 import { formatDuration, parseDuration } from './duration.ts';
-import { rewordFor, type Timing } from './profile.ts';
+import { rewordFor } from './profile/rules.ts';
+import type { Timing } from './profile/timing.ts';
 
 /**
  * Test groups named "for boundary: ..." hold two checks of one alert, one evaluation apart: the last evaluation at

@@ -13,8 +13,9 @@ import {
   promtoolTestRules,
 } from './checks.ts';
 import { OPT_IN_CLAUSE } from './opt-in.ts';
-import { forPhrase, loadStack, PROMETHEUS_RETENTION_FLAG, STACK_FILES } from './profile.ts';
+import { forPhrase } from './profile/rules.ts';
 import { FOR_BOUNDARY_PREFIX, listRuleTestSuites } from './rule-tests.ts';
+import { loadStack, PROMETHEUS_RETENTION_FLAG, STACK_FILES } from './source.ts';
 import { describeTool, findTool, type ToolFlavour } from './tools.ts';
 
 const FLAVOURS: ToolFlavour[] = ['debian', 'built'];

@@ -1,33 +1,26 @@
 // The local node agent: a Node that runs the pods scheduled to it as local processes, standing in for a kubelet.
+// This file wires its parts together; each concern of the kubelet lives in a file of its own.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  ApiException,
-  CoordinationV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  ListWatch,
-  type V1Pod,
-  type V1Taint,
-  Watch,
-} from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, type KubeConfig, type V1Taint } from '@kubernetes/client-node';
+import { apiLookup, tokenRequester } from './api-lookups.ts';
 import { BackOff, type BackOffOptions, KUBELET_BACKOFF } from './backoff.ts';
-import type { ContainerSample } from './cadvisor.ts';
-import { killGroup } from './container.ts';
-import type { Lookup } from './container-env.ts';
-import { parseQuantity } from './container-env.ts';
 import { eventRecorder } from './events.ts';
 import { IMAGES_FILE, type ImageInput, type ImageTable, imageTable, loadImageTable } from './images.ts';
 import { PodAddressPool } from './ip-pool.ts';
-import { type LogSource, startKubeletServer } from './kubelet-server.ts';
+import { startKubeletServer } from './kubelet-server.ts';
+import { containerLog } from './logs.ts';
 import { defaultCapacity, defaultNodeIP, NodeHeartbeat, type NodeSpecOptions, registerNode } from './node.ts';
-import { PodWorker } from './pod-worker.ts';
-import { readProcessTable, usageOf } from './proc.ts';
+import { startOomKiller } from './oom-killer.ts';
+import { startPodSync } from './pod-sync.ts';
+import type { PodWorkerDeps } from './pod-worker.ts';
+import { NodePods } from './pods.ts';
+import { containerSamples } from './sampling.ts';
+import { Cleanups, onProcessExit } from './shutdown.ts';
 import { type PemPair, selfSignedCert } from './tls.ts';
-import type { TokenRequester } from './volumes.ts';
 
 export type NodeAgentOptions = {
   kubeConfig: KubeConfig;
@@ -90,21 +83,6 @@ export type NodeAgent = {
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STOP_GRACE_SECONDS = 2;
 
-function decode(data: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
-  return out;
-}
-
-async function orUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (err) {
-    if (err instanceof ApiException && err.code === 404) return undefined;
-    throw err;
-  }
-}
-
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const kc = options.kubeConfig;
   const nodeName = options.nodeName ?? 'local-node';
@@ -131,23 +109,11 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const podsDir = join(rootDir, 'pods');
   await mkdir(podsDir, { recursive: true });
   const pool = PodAddressPool.claim();
-  const workers = new Map<string, PodWorker>();
-  const cleanups: (() => Promise<void> | void)[] = [async () => pool.close()];
+  const pods = new NodePods();
+  const cleanups = new Cleanups(log);
+  cleanups.push(async () => pool.close());
   if (ownRoot) cleanups.push(() => rm(rootDir, { recursive: true, force: true }));
-
-  // Processes must not outlive the agent's process, even when it exits without stop().
-  const killAllNow = () => {
-    for (const w of workers.values())
-      for (const c of w.containers) if (c.running) killGroup(c.running.pid, 'SIGKILL');
-  };
-  process.on('exit', killAllNow);
-  cleanups.push(() => {
-    process.off('exit', killAllNow);
-  });
-
-  const runCleanups = async () => {
-    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((err) => log(`stopping: ${err}`));
-  };
+  cleanups.push(onProcessExit(() => pods.killNow()));
 
   try {
     const hosts = [...new Set([nodeIP, '127.0.0.1', nodeName])];
@@ -158,49 +124,13 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       : await selfSignedCert(rootDir, nodeName, hosts);
     const clientCa = options.clientCaPath ? await readFile(options.clientCaPath, 'utf8') : undefined;
 
-    const samples = (): ContainerSample[] => {
-      const table = readProcessTable();
-      const out: ContainerSample[] = [];
-      for (const w of workers.values()) {
-        for (const c of w.containers) {
-          const running = c.running;
-          if (!running) continue;
-          const spec = w.pod.spec?.containers.find((s) => s.name === c.name);
-          out.push({
-            namespace: w.pod.metadata?.namespace ?? '',
-            pod: w.pod.metadata?.name ?? '',
-            podUid: w.uid,
-            container: c.name,
-            image: spec?.image ?? '',
-            containerId: running.containerId,
-            usage: usageOf(table, running.pid),
-            limits: spec?.resources?.limits,
-          });
-        }
-      }
-      return out;
-    };
-    const findWorker = (namespace: string, name: string) =>
-      [...workers.values()].find(
-        (w) => w.pod.metadata?.namespace === namespace && w.pod.metadata?.name === name && !w.deleting,
-      ) ??
-      [...workers.values()].find(
-        (w) => w.pod.metadata?.namespace === namespace && w.pod.metadata?.name === name,
-      );
-
     const kubelet = await startKubeletServer({
       host: nodeIP,
       ...tls,
       ...(clientCa ? { clientCa } : {}),
-      samples,
-      pods: () => [...workers.values()].map((w) => w.pod),
-      logs: (namespace, pod, container, previous): LogSource | undefined => {
-        const c = findWorker(namespace, pod)?.containers.find((x) => x.name === container);
-        if (!c) return undefined;
-        const path = c.logPath(previous);
-        if (!path) return undefined;
-        return { path, live: () => !previous && c.running !== undefined && c.logPath() === path };
-      },
+      samples: () => containerSamples(pods),
+      pods: () => pods.pods(),
+      logs: (namespace, pod, container, previous) => containerLog(pods, namespace, pod, container, previous),
     });
     cleanups.push(() => kubelet.close());
 
@@ -228,40 +158,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
     cleanups.push(() => heartbeat.stop());
     await heartbeat.renewLease();
 
-    const lookup: Lookup = {
-      secret: async (namespace, name) => {
-        const secret = await orUndefined(() => core.readNamespacedSecret({ namespace, name }));
-        return secret ? decode(secret.data) : undefined;
-      },
-      configMap: async (namespace, name) => {
-        const cm = await orUndefined(() => core.readNamespacedConfigMap({ namespace, name }));
-        return cm ? { ...decode(cm.binaryData), ...cm.data } : undefined;
-      },
-    };
-    const requestToken: TokenRequester = async (pod, { audience, expirationSeconds }) => {
-      const response = await core.createNamespacedServiceAccountToken({
-        name: pod.spec?.serviceAccountName || 'default',
-        namespace: pod.metadata?.namespace ?? 'default',
-        body: {
-          spec: {
-            audiences: audience ? [audience] : [],
-            ...(expirationSeconds ? { expirationSeconds } : {}),
-            boundObjectRef: {
-              apiVersion: 'v1',
-              kind: 'Pod',
-              name: pod.metadata?.name,
-              uid: pod.metadata?.uid,
-            },
-          },
-        },
-      });
-      return response.status?.token ?? '';
-    };
-
-    const backOff = new BackOff(backOffOptions);
-    const event = eventRecorder(core, nodeName, () => {});
-    const wrapper = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
-    const workerDeps = {
+    const workerDeps: PodWorkerDeps = {
       core,
       nodeName,
       hostIP: nodeIP,
@@ -270,110 +167,31 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       repoRoot: options.repoRoot ?? REPO_ROOT,
       pool,
       images,
-      backOff,
+      backOff: new BackOff(backOffOptions),
       retryDelayMs: (attempt: number) =>
         Math.min(backOffOptions.initialMs * 2 ** Math.max(0, attempt - 1), backOffOptions.maxMs),
-      lookup,
-      requestToken,
+      lookup: apiLookup(core),
+      requestToken: tokenRequester(core),
       apiServer: new URL(server),
-      event,
-      wrapper,
+      event: eventRecorder(core, nodeName, () => {}),
+      wrapper: existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [],
       log,
     };
 
-    let stopped = false;
-    const finishDeletion = (w: PodWorker) =>
-      w.delete().finally(() => {
-        if (workers.get(w.uid) === w) workers.delete(w.uid);
-      });
-    const deleteFinishedPod = (pod: V1Pod) =>
-      core
-        .deleteNamespacedPod({
-          name: pod.metadata?.name ?? '',
-          namespace: pod.metadata?.namespace ?? '',
-          body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata?.uid } },
-        })
-        .catch(() => {});
-
-    const sync = (pod: V1Pod) => {
-      if (stopped) return;
-      const uid = pod.metadata?.uid ?? '';
-      const worker = workers.get(uid);
-      if (worker) {
-        worker.update(pod);
-        if (pod.metadata?.deletionTimestamp) void finishDeletion(worker);
-        return;
-      }
-      const phase = pod.status?.phase;
-      if (phase === 'Succeeded' || phase === 'Failed' || pod.metadata?.deletionTimestamp) {
-        // Nothing runs for it here: a finished pod, or one deleted while no agent was watching.
-        if (pod.metadata?.deletionTimestamp) void deleteFinishedPod(pod);
-        return;
-      }
-      workers.set(uid, new PodWorker(pod, workerDeps));
-    };
-    const forget = (pod: V1Pod) => {
-      const w = workers.get(pod.metadata?.uid ?? '');
-      if (!w || w.deleting) return;
-      // Gone from the API without a graceful deletion (a forced delete): stop its processes now.
-      void w.kill(STOP_GRACE_SECONDS).finally(() => workers.delete(w.uid));
-    };
-
-    const fieldSelector = `spec.nodeName=${nodeName}`;
-    const informer = new ListWatch<V1Pod>(
-      '/api/v1/pods',
-      new Watch(kc),
-      () => core.listPodForAllNamespaces({ fieldSelector }),
-      false,
-      undefined,
-      fieldSelector,
-    );
-    informer.on('add', sync);
-    informer.on('update', sync);
-    informer.on('delete', forget);
-    informer.on('error', (err) => {
-      if (stopped) return;
-      log(`pod watch: ${(err as Error)?.message ?? err}; reconnecting`);
-      setTimeout(() => {
-        if (!stopped) void informer.start();
-      }, 1_000);
+    const podSync = await startPodSync({
+      kc,
+      core,
+      nodeName,
+      pods,
+      workerDeps,
+      resyncSeconds: options.resyncSeconds ?? 10,
+      stopGraceSeconds: STOP_GRACE_SECONDS,
+      log,
     });
-    await informer.start();
-    cleanups.push(() => informer.stop());
+    cleanups.push(() => podSync.stop());
 
-    const resync = setInterval(
-      () => {
-        const current = new Set<string>();
-        for (const pod of informer.list()) {
-          current.add(pod.metadata?.uid ?? '');
-          sync(pod);
-        }
-        for (const w of workers.values()) if (!current.has(w.uid)) forget(w.pod);
-      },
-      (options.resyncSeconds ?? 10) * 1000,
-    );
-    cleanups.push(() => clearInterval(resync));
-
-    // The kernel's OOM killer: a container whose processes hold more than its memory limit dies with SIGKILL.
-    const memoryCheck = setInterval(() => {
-      const limited = [...workers.values()].flatMap((w) =>
-        w.containers
-          .filter((c) => c.running)
-          .map((c) => ({
-            c,
-            limit: parseQuantity(
-              w.pod.spec?.containers.find((s) => s.name === c.name)?.resources?.limits?.memory,
-            ),
-          }))
-          .filter((x) => x.limit !== undefined),
-      );
-      if (limited.length === 0) return;
-      const table = readProcessTable();
-      for (const { c, limit } of limited) {
-        if (c.running && usageOf(table, c.running.pid).rssBytes > (limit ?? Infinity)) c.oomKill();
-      }
-    }, options.memoryCheckMs ?? 1000);
-    cleanups.push(() => clearInterval(memoryCheck));
+    const stopOomKiller = startOomKiller(pods, options.memoryCheckMs ?? 1000);
+    cleanups.push(stopOomKiller);
 
     let stopping: Promise<void> | undefined;
     return {
@@ -381,29 +199,27 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       nodeIP,
       kubeletPort: kubelet.port,
       podNetwork: pool.network,
-      podIP: (namespace, name) => findWorker(namespace, name)?.podIP,
+      podIP: (namespace, name) => pods.find(namespace, name)?.podIP,
       stop: ({ keepPods = false } = {}) => {
         stopping ??= (async () => {
-          stopped = true;
-          clearInterval(resync);
-          clearInterval(memoryCheck);
+          stopOomKiller();
           heartbeat.stop();
-          await informer.stop();
-          const pods = [...workers.values()].map((w) => w.pod);
-          await Promise.all([...workers.values()].map((w) => w.kill(STOP_GRACE_SECONDS)));
-          workers.clear();
+          await podSync.stop();
+          const running = pods.pods();
+          await Promise.all(pods.workers().map((w) => w.kill(STOP_GRACE_SECONDS)));
+          pods.clear();
           if (!keepPods) {
             await heartbeat.deregister();
-            await Promise.all(pods.map(deleteFinishedPod));
+            await Promise.all(running.map(podSync.deletePod));
           }
-          await runCleanups();
+          await cleanups.run();
         })();
         return stopping;
       },
     };
   } catch (err) {
-    for (const w of workers.values()) await w.kill(0);
-    await runCleanups();
+    for (const w of pods.workers()) await w.kill(0);
+    await cleanups.run();
     throw err;
   }
 }

@@ -18,7 +18,7 @@ import { eventually } from '../../test/helpers/wait.ts';
 import { startFunctionsPath } from '../live/delivery-path.ts';
 import { prometheusToken } from '../live/prometheus.ts';
 import { startRecordingProxy } from '../live/recording-proxy.ts';
-import { loadStack } from '../profile.ts';
+import { loadStack } from '../source.ts';
 import { startOperator } from './live/operator.ts';
 import { ensureServiceAccount, startOperatorStack } from './local-stack.ts';
 import { profileSource } from './profile-source.ts';

@@ -7,7 +7,8 @@ import { CoreV1Api, type KubeConfig, KubernetesObjectApi, PatchStrategy } from '
 import { resolveBinaries } from '../../playground/cluster/binaries.ts';
 import { type ControlPlane, freePorts } from '../../playground/cluster/control-plane.ts';
 import type { ManagedProcess } from '../../playground/cluster/processes.ts';
-import { loadStack, PROMETHEUS_RETENTION_FLAG, type ProfileName, ROUTER_RECEIVER } from '../profile.ts';
+import type { ProfileName } from '../profile/timing.ts';
+import { loadStack, PROMETHEUS_RETENTION_FLAG, ROUTER_RECEIVER } from '../source.ts';
 import {
   conditionsOf,
   generatedAlertmanagerConfig,

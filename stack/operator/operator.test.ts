@@ -22,8 +22,9 @@ import {
   promtoolCheckRules,
   promtoolTestRules,
 } from '../checks.ts';
-import { loadStack, profileTiming, ROUTER_RECEIVER, STACK_FILES } from '../profile.ts';
+import { profileTiming } from '../profile/timing.ts';
 import { writeRuleTestSuites } from '../rule-tests.ts';
+import { loadStack, ROUTER_RECEIVER, STACK_FILES } from '../source.ts';
 import { findTool } from '../tools.ts';
 import {
   type Condition,

@@ -1,14 +1,10 @@
 // The stack source with a profile's timings applied, so the operator resources of the fast profile evaluate and route
 // as fast as the plain fast stack does: the same expressions, shorter intervals and `for` durations.
 import { formatDuration } from '../duration.ts';
-import {
-  type ProfileName,
-  profileTiming,
-  readAlertRules,
-  renderAlertmanagerConfig,
-  renderRules,
-  type StackSource,
-} from '../profile.ts';
+import { renderAlertmanagerConfig } from '../profile/alertmanager.ts';
+import { renderRules } from '../profile/rules.ts';
+import { type ProfileName, profileTiming } from '../profile/timing.ts';
+import { readAlertRules, type StackSource } from '../source.ts';
 
 export function profileSource(source: StackSource, profile: ProfileName): StackSource {
   if (profile === 'production') return source;

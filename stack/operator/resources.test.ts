@@ -1,6 +1,6 @@
 // The renderer's translations: matchers and relabel rules into the operator's form, and what it refuses to guess.
 import test from 'ava';
-import { loadStack, ROUTER_RECEIVER } from '../profile.ts';
+import { loadStack, ROUTER_RECEIVER } from '../source.ts';
 import { parseMatcher } from './matchers.ts';
 import { toOperatorRelabel } from './relabel.ts';
 import { alertmanagerConfig, operatorResources, prometheusRule } from './resources.ts';

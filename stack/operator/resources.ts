@@ -3,7 +3,7 @@
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { OPT_IN_LABEL } from '../opt-in.ts';
-import { type AlertmanagerConfig, JOB_NAMES, ROUTER_RECEIVER, type StackSource } from '../profile.ts';
+import { type AlertmanagerConfig, JOB_NAMES, ROUTER_RECEIVER, type StackSource } from '../source.ts';
 import { type OperatorMatcher, parseMatcher } from './matchers.ts';
 import { type OperatorRelabelConfig, toOperatorRelabels } from './relabel.ts';
 

@@ -1,6 +1,6 @@
 // What kube-prometheus-stack scrapes on its own (kube-state-metrics, the kubelets' cAdvisor), as ScrapeConfigs for a
 // cluster that has only prometheus-operator: the production jobs of prometheus.yml, pointed at this machine.
-import { JOB_NAMES, type StackSource } from '../profile.ts';
+import { JOB_NAMES, type StackSource } from '../source.ts';
 import { MONITORING_GROUP } from './cluster.ts';
 import { toOperatorRelabels } from './relabel.ts';
 

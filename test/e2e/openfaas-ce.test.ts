@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import test from 'ava';
-import { runScenario } from '../../playground/run-scenario.ts';
-import { SCENARIOS, type ScenarioName } from '../../playground/scenarios.ts';
+import { SCENARIOS, type ScenarioName } from '../../playground/scenarios/catalog.ts';
+import { runScenario } from '../../playground/scenarios/runner.ts';
 import { type PlaygroundProcess, startPlaygroundProcess, tail } from './playground-process.ts';
 
 let playground: PlaygroundProcess | undefined;

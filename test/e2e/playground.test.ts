@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import test from 'ava';
-import { BAD_RELEASE, runBadRelease } from '../../playground/bad-release.ts';
-import { runScenario } from '../../playground/run-scenario.ts';
-import { SCENARIOS, type ScenarioName } from '../../playground/scenarios.ts';
+import { BAD_RELEASE, runBadRelease } from '../../playground/scenarios/bad-release.ts';
+import { SCENARIOS, type ScenarioName } from '../../playground/scenarios/catalog.ts';
+import { runScenario } from '../../playground/scenarios/runner.ts';
 import { type PlaygroundState, readRunningState } from '../../playground/state.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

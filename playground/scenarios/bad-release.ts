@@ -8,12 +8,11 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { BREAKER_ANNOTATION, readBreaker } from '../functions/lib/breaker.ts';
-import { describe, observe, type TimelineEvent } from './observe.ts';
-import type { ScenarioResult, TimelineEntry } from './run-scenario.ts';
-import { waitForCalm } from './run-scenario.ts';
-import type { Profile } from './scenarios.ts';
-import type { PlaygroundState } from './state.ts';
+import { BREAKER_ANNOTATION, readBreaker } from '../../functions/lib/breaker.ts';
+import type { PlaygroundState } from '../state.ts';
+import type { Profile } from './catalog.ts';
+import { type ScenarioResult, waitForCalm } from './runner.ts';
+import { followLoop, Timeline } from './timeline.ts';
 
 export const BAD_RELEASE = {
   name: 'bad-release',
@@ -88,30 +87,19 @@ export async function runBadRelease(
   const goodPath = container?.readinessProbe?.httpGet?.path ?? '/ready';
   const replicasBefore = before.deployment.spec?.replicas ?? 1;
 
-  const timeline: TimelineEntry[] = [];
-  let injectedAt = new Date();
-  const note = (line: string, event?: TimelineEvent, at = new Date()): void => {
-    const offsetSeconds = (at.getTime() - injectedAt.getTime()) / 1000;
-    timeline.push({ offsetSeconds, at, line, ...(event ? { event } : {}) });
-    print(`${at.toISOString().slice(11, 19)}  +${offsetSeconds.toFixed(1).padStart(6)}s  ${line}`);
-  };
-  const observer = await observe({
-    kubeConfig: kc,
-    prometheusUrl: state.prometheusUrl,
-    namespaces: [namespace],
-    alertPollMs: profile === 'fast' ? 500 : 2000,
-    onEvent: (event) => note(describe(event), event, event.at),
-  });
+  const clock = new Timeline(print);
+  const { note } = clock;
+  const observer = await followLoop(clock, kc, state, profile);
   const forAlert = (message: string) => message.includes(`alert ${BAD_RELEASE.alertname},`);
-  const first = (predicate: (e: TimelineEvent) => boolean) =>
-    timeline.find((entry) => entry.event && predicate(entry.event))?.offsetSeconds;
   const acted = (action: (typeof BAD_RELEASE.chain)[number]) =>
-    first((e) => e.kind === 'action' && e.applied && e.reason === EVENT_OF[action] && forAlert(e.message));
+    clock.first(
+      (e) => e.kind === 'action' && e.applied && e.reason === EVENT_OF[action] && forAlert(e.message),
+    );
 
   let breakerAt: number | undefined;
   let resolvedAt: number | undefined;
   const result = (healed: boolean, reason: string) => {
-    const firing = first(
+    const firing = clock.first(
       (e) => e.kind === 'alert' && e.alertname === BAD_RELEASE.alertname && e.state === 'firing',
     );
     const action = acted('restart-pod');
@@ -120,8 +108,8 @@ export async function runBadRelease(
       healed,
       reason,
       targetPod: '',
-      injectedAt,
-      timeline,
+      injectedAt: clock.injectedAt,
+      timeline: clock.entries,
       ...(firing !== undefined ? { firingAfterSeconds: firing } : {}),
       ...(action !== undefined ? { actionAfterSeconds: action } : {}),
       ...(breakerAt !== undefined
@@ -132,20 +120,20 @@ export async function runBadRelease(
   };
 
   try {
-    injectedAt = new Date();
+    clock.inject();
     await setReadinessPath(kc, namespace, name, BAD_RELEASE.brokenPath);
     note(
       `inject  a release of ${namespace}/${name} whose readiness probe asks for ${BAD_RELEASE.brokenPath}`,
     );
 
-    const deadline = injectedAt.getTime() + bound * 1000;
+    const deadline = clock.injectedAt.getTime() + bound * 1000;
     let told: EscalationAlert | undefined;
     while (Date.now() < deadline) {
       await sleep(1000);
       const deployment = await apps.readNamespacedDeployment({ namespace, name }).catch(() => undefined);
       const breaker = readBreaker(deployment?.metadata?.annotations);
       if (breaker && breakerAt === undefined) {
-        breakerAt = (Date.now() - injectedAt.getTime()) / 1000;
+        breakerAt = clock.secondsSinceInjection();
         note(`breaker open on ${namespace}/${name}: ${breaker.message}`);
       }
       if (breaker && !told) {
@@ -188,7 +176,7 @@ export async function runBadRelease(
     );
     const remaining = Math.max(60, (deadline - Date.now()) / 1000);
     await waitForCalm(kc, state, remaining, print);
-    resolvedAt = (Date.now() - injectedAt.getTime()) / 1000;
+    resolvedAt = clock.secondsSinceInjection();
     note(`closed  ${name} fully available again, no alert left`);
     return result(true, 'walked the chain, opened the breaker and paged a human');
   } finally {

@@ -1,16 +1,9 @@
 // Runs one scenario against the running playground: inject, follow the loop live, verify it healed by the right action.
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { isPodReady } from '../functions/lib/targets.ts';
-import { describe, observe, type TimelineEvent } from './observe.ts';
-import type { Profile, Scenario } from './scenarios.ts';
-import type { PlaygroundState } from './state.ts';
-
-export interface TimelineEntry {
-  offsetSeconds: number;
-  at: Date;
-  line: string;
-  event?: TimelineEvent;
-}
+import { isPodReady } from '../../functions/lib/targets.ts';
+import type { PlaygroundState } from '../state.ts';
+import type { Profile, Scenario } from './catalog.ts';
+import { followLoop, Timeline, type TimelineEntry } from './timeline.ts';
 
 export interface ScenarioResult {
   scenario: string;
@@ -130,41 +123,26 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
 
   // The actions name the alert they act on in their Event ("… (alert HighMemoryUsage, fingerprint …)").
   const forAlert = (message: string): boolean => message.includes(`alert ${scenario.alertname},`);
-  const timeline: TimelineEntry[] = [];
-  let injectedAt = new Date();
-  const note = (line: string, event?: TimelineEvent, at = new Date()): void => {
-    const offsetSeconds = (at.getTime() - injectedAt.getTime()) / 1000;
-    const entry: TimelineEntry = { offsetSeconds, at, line, ...(event ? { event } : {}) };
-    timeline.push(entry);
-    print(`${at.toISOString().slice(11, 19)}  +${offsetSeconds.toFixed(1).padStart(6)}s  ${line}`);
-  };
-
-  const observer = await observe({
-    kubeConfig: kc,
-    prometheusUrl: state.prometheusUrl,
-    namespaces: [namespace],
-    alertPollMs: profile === 'fast' ? 500 : 2000,
-    onEvent: (event) => note(describe(event), event, event.at),
-  });
+  const clock = new Timeline(print);
+  const { note, entries: timeline } = clock;
+  const observer = await followLoop(clock, kc, state, profile);
 
   const result = (healed: boolean, reason: string): ScenarioResult => {
-    const first = (predicate: (e: TimelineEvent) => boolean): number | undefined =>
-      timeline.find((entry) => entry.event && predicate(entry.event))?.offsetSeconds;
-    const firing = first(
+    const firing = clock.first(
       (e) => e.kind === 'alert' && e.alertname === scenario.alertname && e.state === 'firing',
     );
-    const acted = first(
+    const acted = clock.first(
       (e) => e.kind === 'action' && e.applied && e.component.endsWith(scenario.action) && forAlert(e.message),
     );
     const resolved =
       resolvedAt ??
-      first((e) => e.kind === 'alert' && e.alertname === scenario.alertname && e.state === 'resolved');
+      clock.first((e) => e.kind === 'alert' && e.alertname === scenario.alertname && e.state === 'resolved');
     return {
       scenario: scenario.name,
       healed,
       reason,
       targetPod,
-      injectedAt,
+      injectedAt: clock.injectedAt,
       ...(firing !== undefined ? { firingAfterSeconds: firing } : {}),
       ...(acted !== undefined ? { actionAfterSeconds: acted } : {}),
       ...(recoveredAt !== undefined ? { recoveredAfterSeconds: recoveredAt } : {}),
@@ -177,7 +155,7 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
 
   try {
     const injection = scenario.inject(profile);
-    injectedAt = new Date();
+    clock.inject();
     const response = await fetch(`http://${target.status.podIP}:${port}${injection.path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -189,7 +167,7 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
     }
     note(`inject  ${scenario.name} into ${namespace}/${targetPod} (POST ${injection.path})`);
 
-    const deadline = injectedAt.getTime() + bound * 1000;
+    const deadline = clock.injectedAt.getTime() + bound * 1000;
     while (Date.now() < deadline) {
       await sleep(1000);
       const wrongAction = timeline.find(
@@ -235,14 +213,14 @@ export async function runScenario(options: RunOptions): Promise<ScenarioResult> 
             : replicas > replicasBefore;
       if (acted && effect && fullyAvailable(now)) {
         if (recoveredAt === undefined) {
-          recoveredAt = (Date.now() - injectedAt.getTime()) / 1000;
+          recoveredAt = clock.secondsSinceInjection();
           note(
             `healed  ${state.appDeployment} is fully available again (${describeEffect(scenario.action, now)})`,
           );
         }
         const stillAlerting = await firingAlertsFor(state.prometheusUrl, namespace).catch(() => ['?']);
         if (!stillAlerting.some((a) => a.startsWith(`${scenario.alertname}(`))) {
-          resolvedAt = (Date.now() - injectedAt.getTime()) / 1000;
+          resolvedAt = clock.secondsSinceInjection();
           note(`closed  ${scenario.alertname} resolved; time to recovery ${recoveredAt.toFixed(1)}s`);
           return result(true, 'healed');
         }

@@ -60,7 +60,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
 };
 
-// A failure no single action cures (playground/bad-release.ts): it walks the escalation chain to a human.
+// A failure no single action cures (playground/scenarios/bad-release.ts): it walks the escalation chain to a human.
 export const RELEASE_SCENARIO = 'bad-release';
 export type RunnableScenario = ScenarioName | typeof RELEASE_SCENARIO;
 export const RUNNABLE_SCENARIOS: readonly RunnableScenario[] = [...SCENARIO_NAMES, RELEASE_SCENARIO];

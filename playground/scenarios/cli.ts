@@ -1,9 +1,9 @@
 // `npm run scenario -- <name|all> [--fast]`: inject failures into the running playground and show them heal.
 import { parseArgs } from 'node:util';
+import { PlaygroundNotRunningError, readRunningState } from '../state.ts';
 import { BAD_RELEASE, runBadRelease } from './bad-release.ts';
-import { runScenario, type ScenarioResult } from './run-scenario.ts';
-import { type Profile, parseScenarioNames, RELEASE_SCENARIO, SCENARIOS } from './scenarios.ts';
-import { PlaygroundNotRunningError, readRunningState } from './state.ts';
+import { type Profile, parseScenarioNames, RELEASE_SCENARIO, SCENARIOS } from './catalog.ts';
+import { runScenario, type ScenarioResult } from './runner.ts';
 
 const usage = `usage: npm run scenario -- <memory-leak|crash-loop|errors|not-ready|cpu|bad-release|all> [--fast] [--timeout SECONDS]`;
 
