@@ -28,8 +28,8 @@ export const figureSchema = z.object({
   // null: shown for comparison, no target.
   target: targetSchema.nullable(),
   verdict: verdictSchema,
-  // [selfheal, its baseline], both measured in the same run, in turn.
-  sides: z.tuple([sideSchema, sideSchema]).optional(),
+  // [selfheal, its baseline], both measured in the same run, in turn; or selfheal's alone.
+  sides: z.union([z.tuple([sideSchema, sideSchema]), z.tuple([sideSchema])]).optional(),
   // One of the figures the results and the README open with.
   headline: z.boolean().optional(),
 });

@@ -10,7 +10,7 @@ const PREFIX = 'figure ';
 const reportedSchema = z.object({
   metric: z.string(),
   value: z.number().nullable(),
-  sides: z.tuple([sideSchema, sideSchema]).optional(),
+  sides: z.union([z.tuple([sideSchema, sideSchema]), z.tuple([sideSchema])]).optional(),
 });
 export type Reported = z.infer<typeof reportedSchema>;
 
@@ -29,7 +29,7 @@ export function side(label: string, unit: string, values: readonly number[] | Su
 }
 
 /** The line a script prints for a figure (NaN becomes null: not measured). */
-export function reportLine(metric: string, value: number, sides?: [Side, Side]): string {
+export function reportLine(metric: string, value: number, sides?: [Side, Side] | [Side]): string {
   const reported: Reported = {
     metric,
     value: Number.isFinite(value) ? value : null,
