@@ -17,7 +17,7 @@ import { type Listening, post, startImage, stop, untilReady } from './processes.
 import { reportLine, side } from './reported.ts';
 import { alternate, median, ratio, summarize } from './stats.ts';
 import { firingAlert, webhooks } from './storm-payloads.ts';
-import { actionMessage, callTarget, REPEATABLE_ENV, type Target, TargetPool } from './targets.ts';
+import { askSelfheal, askSingleCall, REPEATABLE_ENV, TargetPool } from './targets.ts';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '5' }, 'share-runs': { type: 'string', default: '3' } },
@@ -55,11 +55,6 @@ async function coldStart(fn: Listening, ask: (url: string) => Promise<void>): Pr
   }
 }
 
-function expectApplied(who: string, answer: { status: number; text: string }, selfheal: boolean): void {
-  const applied = !selfheal || (JSON.parse(answer.text) as { outcome?: string }).outcome === 'applied';
-  if (answer.status !== 200 || !applied) throw new Error(`${who} answered ${answer.status}: ${answer.text}`);
-}
-
 interface Context {
   action: Action;
   pool: TargetPool;
@@ -73,7 +68,8 @@ interface Context {
 async function coldRun(side: ColdSide, c: Context): Promise<Cold> {
   if (side === 'hello') {
     return coldStart(await startImage('hello', c.hello, {}), async (url) => {
-      expectApplied('hello', await post(`${url}/`, {}), false);
+      const answer = await post(`${url}/`, {});
+      if (answer.status !== 200) throw new Error(`the hello-world answered ${answer.status}: ${answer.text}`);
     });
   }
   const target = await c.pool.next();
@@ -85,14 +81,10 @@ async function coldRun(side: ColdSide, c: Context): Promise<Cold> {
           BASELINE_ACTION: c.action,
         });
   const cold = await coldStart(fn, async (url) => {
-    if (side === 'selfheal') {
-      const message = actionMessage(target, ACTION_TOKEN);
-      expectApplied(c.action, await post(`${url}/`, message.body, message.headers), true);
-    } else {
-      expectApplied('single-call', await post(`${url}/`, callTarget(target)), false);
-    }
+    if (side === 'selfheal') await askSelfheal(`${url}/`, target, ACTION_TOKEN);
+    else await askSingleCall(`${url}/`, target);
   });
-  await expectChanged(c.pool, target, side);
+  await c.pool.expectChanged(target, side);
   return cold;
 }
 
@@ -112,12 +104,6 @@ async function notify(url: string, webhook: string): Promise<{ sentAt: number; a
       throw new Error(`the router answered ${answer.status}: ${answer.text}`);
     }
     console.log(`the router answered 503 (attempt ${attempt}); sending the notification again`);
-  }
-}
-
-async function expectChanged(pool: TargetPool, target: Target, who: string): Promise<void> {
-  if (!(await pool.changed(target))) {
-    throw new Error(`${who} answered, but the API server shows no ${target.action} of ${target.deployment}`);
   }
 }
 
@@ -229,7 +215,7 @@ try {
         const aim = target.pod ? { pod: target.pod } : { deployment: target.deployment };
         const [webhook] = webhooks([firingAlert(action, NAMESPACE, aim, run, new Date().toISOString())], 1);
         const answer = await notify(`${routerFn.url}/`, webhook as string);
-        await expectChanged(contexts[action].pool, target, `the router → ${action}`);
+        await contexts[action].pool.expectChanged(target, `the router → ${action}`);
         shares.push(answer.at - answer.sentAt);
       }
       console.log(`${action}: functions' share, cold (webhook → change acknowledged): ${spread(shares)}`);

@@ -14,6 +14,7 @@ import { buildActionEvent } from '../functions/lib/events.ts';
 import { toMessage } from '../functions/router/deliver.ts';
 import type { Action, CallTarget } from './baselines/calls.ts';
 import { createDeployments, waitForPods } from './cluster.ts';
+import { type Answer, post } from './processes.ts';
 
 export interface Target {
   action: Action;
@@ -80,6 +81,15 @@ export class TargetPool {
     };
   }
 
+  /** Throws unless the API server holds the change `who` answered for. */
+  async expectChanged(target: Target, who: string): Promise<void> {
+    if (!(await this.changed(target))) {
+      throw new Error(
+        `${who} answered, but the API server shows no ${target.action} of ${target.deployment}`,
+      );
+    }
+  }
+
   /** Whether the API server holds the change: the pod gone, the rollout restarted, the replicas raised. */
   async changed(target: Target): Promise<boolean> {
     const { namespace, deployment } = target;
@@ -132,4 +142,22 @@ export function callTarget(target: Target): CallTarget {
     ...(target.pod ? { pod: target.pod } : { deployment: target.deployment }),
     ...(target.action === 'scale' ? { replicas: target.replicas + 1 } : {}),
   };
+}
+
+/** Asks selfheal's action at `url` to remediate `target` as the router would; throws unless it applied it. */
+export async function askSelfheal(url: string, target: Target, token: string): Promise<Answer> {
+  const message = actionMessage(target, token);
+  const answer = await post(url, message.body, message.headers);
+  const outcome =
+    answer.status === 200 ? (JSON.parse(answer.text) as { outcome?: string }).outcome : undefined;
+  if (outcome !== 'applied') throw new Error(`${target.action} answered ${answer.status}: ${answer.text}`);
+  return answer;
+}
+
+/** Asks the single-call function at `url` for the same change; throws unless it answered 200. */
+export async function askSingleCall(url: string, target: Target): Promise<Answer> {
+  const answer = await post(url, callTarget(target));
+  if (answer.status !== 200)
+    throw new Error(`the single-call function answered ${answer.status}: ${answer.text}`);
+  return answer;
 }

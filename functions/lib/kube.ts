@@ -168,10 +168,15 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
   const core: CoreV1Api = kc.makeApiClient(k8s.CoreV1Api);
   const apps: AppsV1Api = kc.makeApiClient(k8s.AppsV1Api);
 
-  // Every call gets a deadline; patches also their content type.
+  // client-node builds a new undici Agent for every call, so each call would open (and hand shake) a TLS connection
+  // of its own: the first call's agent is kept, and every later call goes through its connections.
+  let dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  // Every call gets a deadline and the shared connection; patches also their content type.
   const options = (contentType?: string, deadlineMs = timeoutMs) => {
     const middleware: ObservableMiddleware = {
       pre: (ctx: RequestContext) => {
+        dispatcher ??= ctx.getDispatcher();
+        if (dispatcher) ctx.setDispatcher(dispatcher);
         if (contentType) ctx.setHeaderParam('Content-Type', contentType);
         ctx.setSignal(AbortSignal.timeout(deadlineMs));
         return new k8s.Observable(Promise.resolve(ctx));

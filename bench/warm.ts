@@ -1,0 +1,119 @@
+// Warm remediation, per action, side by side with its floor: request → answer of selfheal's function (started as its
+// image starts it, warmed up) against the real API server, next to the bare API call that makes the same change once
+// (from this process, as the same ServiceAccount) and the single-call function (the same call behind
+// faas-js-runtime), taken in turn, each on a fresh target: the price of the exactly-once ledger and the guards.
+//   node bench/warm.ts [--rounds 200]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startControlPlane } from '../playground/cluster/control-plane.ts';
+import { ACTIONS, type Action, singleCall } from './baselines/calls.ts';
+import { type Bundle, baselineBundle, productBundle } from './bundles.ts';
+import { benchNamespace, serviceAccountKubeconfig } from './cluster.ts';
+import { startImage, stop, untilReady } from './processes.ts';
+import { reportLine, side } from './reported.ts';
+import { alternate, ratio, summarize } from './stats.ts';
+import { askSelfheal, askSingleCall, callTarget, REPEATABLE_ENV, TargetPool } from './targets.ts';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
+const rounds = Number(values.rounds);
+const WARM_UP = 5;
+const NAMESPACE = 'bench-warm';
+const ACTION_TOKEN = 'bench-action-token';
+const SIDES = ['selfheal', 'bare call', 'single-call function'] as const;
+
+const text = (xs: number[]) => {
+  const s = summarize(xs);
+  return `p50 ${s.median.toFixed(1)} ms (${s.p25.toFixed(1)}–${s.p75.toFixed(1)}), p99 ${s.p99.toFixed(1)} ms`;
+};
+
+async function measureAction(
+  action: Action,
+  product: Bundle,
+  single: Bundle,
+  cluster: Awaited<ReturnType<typeof startControlPlane>>,
+  dir: string,
+): Promise<void> {
+  const kubeconfig = await serviceAccountKubeconfig(cluster, NAMESPACE, action, dir);
+  const pool = new TargetPool(cluster.kubeConfig(), NAMESPACE, action, action === 'restart-pod' ? 12 : 9);
+  await pool.setUp();
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const bare = singleCall(kc, action);
+  const selfheal = await startImage(action, product, {
+    SELFHEAL_NAMESPACES: NAMESPACE,
+    SELFHEAL_ACTION_TOKEN: ACTION_TOKEN,
+    KUBECONFIG: kubeconfig,
+    ...REPEATABLE_ENV,
+  });
+  const function_ = await startImage('single-call', single, {
+    KUBECONFIG: kubeconfig,
+    BASELINE_ACTION: action,
+  });
+  try {
+    await untilReady(selfheal);
+    await untilReady(function_);
+    const once = async (who: (typeof SIDES)[number]): Promise<number> => {
+      const target = await pool.next();
+      let ms: number;
+      if (who === 'selfheal') ms = (await askSelfheal(`${selfheal.url}/`, target, ACTION_TOKEN)).ms;
+      else if (who === 'single-call function') ms = (await askSingleCall(`${function_.url}/`, target)).ms;
+      else {
+        const started = performance.now();
+        await bare(callTarget(target));
+        ms = performance.now() - started;
+      }
+      await pool.expectChanged(target, who);
+      return ms;
+    };
+    // Not counted: the first calls of each side, which compile its code paths and open its connections.
+    await alternate(SIDES, WARM_UP, once);
+    const times = await alternate(SIDES, rounds, once);
+    const [s, b, f] = [times.selfheal, times['bare call'], times['single-call function']];
+    console.log(`${action}: selfheal ${text(s)}; bare call ${text(b)}; single-call function ${text(f)}`);
+    const sides = [side('selfheal', 'ms', s), side('bare call', 'ms', b)] as [
+      ReturnType<typeof side>,
+      ReturnType<typeof side>,
+    ];
+    const p50 = (xs: number[]) => summarize(xs).median;
+    const p99 = (xs: number[]) => summarize(xs).p99;
+    console.log(
+      reportLine(`${action}: warm remediation p50, × the bare API call`, ratio(p50(s), p50(b)), sides),
+    );
+    console.log(
+      reportLine(`${action}: warm remediation p99, × the bare API call`, ratio(p99(s), p99(b)), sides),
+    );
+    console.log(
+      reportLine(`${action}: the single-call function p50, × the bare API call`, ratio(p50(f), p50(b)), [
+        side('single-call function', 'ms', f),
+        side('bare call', 'ms', b),
+      ]),
+    );
+  } finally {
+    await stop(selfheal);
+    await stop(function_);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'selfheal-bench-warm-'));
+console.log(
+  `warm: ${rounds} rounds per action (after ${WARM_UP} not counted), selfheal / the bare API call / the single-call ` +
+    'function in turn, each on a fresh target, against the real API server',
+);
+const products = {} as Record<Action, Bundle>;
+for (const action of ACTIONS) products[action] = await productBundle(action, dir);
+const single = await baselineBundle('single-call', products['restart-pod'], dir);
+const cluster = await startControlPlane();
+const cleanUp = async () => {
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+};
+process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
+try {
+  await benchNamespace(cluster.kubeConfig(), NAMESPACE);
+  for (const action of ACTIONS) await measureAction(action, products[action], single, cluster, dir);
+} finally {
+  await cleanUp();
+}
