@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { readStack } from '../manifests/openfaas-functions.ts';
 import { bakeCompileCache, buildFunction, type FunctionName } from '../scripts/build-functions.ts';
 import { bundleBaseline } from './baselines/bundle.ts';
+import { ACTIONS, type Action } from './baselines/calls.ts';
 
 export interface Bundle {
   name: string;
@@ -42,4 +43,11 @@ export async function baselineBundle(
     join(product.dir, 'launch.mjs'),
   );
   return { name, dir: built.dir, compileCache: built.compileCache, memoryLimit: product.memoryLimit };
+}
+
+/** The three actions' bundles. */
+export async function actionBundles(out: string): Promise<Record<Action, Bundle>> {
+  const bundles = {} as Record<Action, Bundle>;
+  for (const action of ACTIONS) bundles[action] = await productBundle(action, out);
+  return bundles;
 }

@@ -1,7 +1,7 @@
 // What the benchmarks that act on the real control plane set up in it: a namespace holding the functions' RBAC as
 // manifests/base/rbac has it, opted-in Deployments, and each action's ServiceAccount as a kubeconfig file, so that a
 // function (or its baseline) acts with exactly the rights it has in a cluster.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AppsV1Api,
@@ -13,7 +13,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import type { ControlPlane } from '../playground/cluster/control-plane.ts';
+import { type ControlPlane, startControlPlane } from '../playground/cluster/control-plane.ts';
 import { eventually } from '../test/helpers/wait.ts';
 
 const RBAC_DIR = join(import.meta.dirname, '..', 'manifests', 'base', 'rbac');
@@ -101,4 +101,25 @@ export async function serviceAccountKubeconfig(
   const path = join(dir, `${namespace}-${fn}.kubeconfig`);
   writeFileSync(path, cluster.kubeconfigTextForToken(await cluster.mintToken(namespace, fn), namespace));
   return path;
+}
+
+/**
+ * Runs `body` with a fresh control plane, then stops it and removes `dir` (the run's scratch folder), also when the
+ * run is interrupted (Ctrl-C).
+ */
+export async function withControlPlane(
+  dir: string,
+  body: (cluster: ControlPlane) => Promise<void>,
+): Promise<void> {
+  const cluster = await startControlPlane();
+  const cleanUp = async () => {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
+  try {
+    await body(cluster);
+  } finally {
+    await cleanUp();
+  }
 }

@@ -4,15 +4,14 @@
 // (spawn → ready, ready → answered). Then the functions' share of a recovery when the action starts from zero:
 // webhook into a warm router → the change acknowledged, the action started by an activator stand-in.
 //   node bench/cold.ts [--runs 5] [--share-runs 3]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startControlPlane } from '../playground/cluster/control-plane.ts';
 import { Activator } from './activator.ts';
 import { ACTIONS, type Action } from './baselines/calls.ts';
-import { type Bundle, baselineBundle, productBundle } from './bundles.ts';
-import { benchNamespace, serviceAccountKubeconfig } from './cluster.ts';
+import { actionBundles, type Bundle, baselineBundle, productBundle } from './bundles.ts';
+import { benchNamespace, serviceAccountKubeconfig, withControlPlane } from './cluster.ts';
 import { type Listening, post, startImage, stop, untilReady } from './processes.ts';
 import { reportLine, side } from './reported.ts';
 import { alternate, median, ratio, summarize } from './stats.ts';
@@ -144,19 +143,12 @@ console.log(
     'webhooks per action through a warm router to an action started from zero',
 );
 const router = await productBundle('router', dir);
-const products = {} as Record<Action, Bundle>;
-for (const action of ACTIONS) products[action] = await productBundle(action, dir);
+const products = await actionBundles(dir);
 // One bundle serves every action (BASELINE_ACTION says which call); the actions share their memory limit.
 const singleCall = await baselineBundle('single-call', products['restart-pod'], dir);
 const hello = await baselineBundle('hello', products['restart-pod'], dir);
 
-const cluster = await startControlPlane();
-const cleanUp = async () => {
-  await cluster.stop();
-  rmSync(dir, { recursive: true, force: true });
-};
-process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
-try {
+await withControlPlane(dir, async (cluster) => {
   const kc = cluster.kubeConfig();
   await benchNamespace(kc, NAMESPACE);
   const contexts = {} as Record<Action, Context>;
@@ -231,6 +223,4 @@ try {
     await stop(routerFn);
     for (const action of ACTIONS) await activators[action].close();
   }
-} finally {
-  await cleanUp();
-}
+});

@@ -3,15 +3,15 @@
 // (from this process, as the same ServiceAccount) and the single-call function (the same call behind
 // faas-js-runtime), taken in turn, each on a fresh target: the price of the exactly-once ledger and the guards.
 //   node bench/warm.ts [--rounds 200]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane } from '../playground/cluster/control-plane.ts';
+import type { ControlPlane } from '../playground/cluster/control-plane.ts';
 import { ACTIONS, type Action, singleCall } from './baselines/calls.ts';
-import { type Bundle, baselineBundle, productBundle } from './bundles.ts';
-import { benchNamespace, serviceAccountKubeconfig } from './cluster.ts';
+import { actionBundles, type Bundle, baselineBundle } from './bundles.ts';
+import { benchNamespace, serviceAccountKubeconfig, withControlPlane } from './cluster.ts';
 import { startImage, stop, untilReady } from './processes.ts';
 import { reportLine, side } from './reported.ts';
 import { alternate, ratio, summarize } from './stats.ts';
@@ -33,7 +33,7 @@ async function measureAction(
   action: Action,
   product: Bundle,
   single: Bundle,
-  cluster: Awaited<ReturnType<typeof startControlPlane>>,
+  cluster: ControlPlane,
   dir: string,
 ): Promise<void> {
   const kubeconfig = await serviceAccountKubeconfig(cluster, NAMESPACE, action, dir);
@@ -102,18 +102,9 @@ console.log(
   `warm: ${rounds} rounds per action (after ${WARM_UP} not counted), selfheal / the bare API call / the single-call ` +
     'function in turn, each on a fresh target, against the real API server',
 );
-const products = {} as Record<Action, Bundle>;
-for (const action of ACTIONS) products[action] = await productBundle(action, dir);
+const products = await actionBundles(dir);
 const single = await baselineBundle('single-call', products['restart-pod'], dir);
-const cluster = await startControlPlane();
-const cleanUp = async () => {
-  await cluster.stop();
-  rmSync(dir, { recursive: true, force: true });
-};
-process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
-try {
+await withControlPlane(dir, async (cluster) => {
   await benchNamespace(cluster.kubeConfig(), NAMESPACE);
   for (const action of ACTIONS) await measureAction(action, products[action], single, cluster, dir);
-} finally {
-  await cleanUp();
-}
+});

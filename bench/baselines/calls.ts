@@ -5,7 +5,10 @@ import {
   AppsV1Api,
   CoreV1Api,
   type KubeConfig,
+  Observable,
   PatchStrategy,
+  type RequestContext,
+  type ResponseContext,
   setHeaderOptions,
 } from '@kubernetes/client-node';
 
@@ -22,13 +25,27 @@ const need = <T>(value: T | undefined, what: string): T => {
   return value;
 };
 
+/**
+ * The call of `action`. client-node would open a new TLS connection for every call (a new undici Agent each time):
+ * like selfheal's client (functions/lib/kube.ts), the calls share the first one's, as a warm client does.
+ */
 export function singleCall(kc: KubeConfig, action: Action): SingleCall {
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
-  const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  let dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  const keep = {
+    pre: (ctx: RequestContext) => {
+      dispatcher ??= ctx.getDispatcher();
+      if (dispatcher) ctx.setDispatcher(dispatcher);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
+  };
+  const options = { middleware: [keep], middlewareMergeStrategy: 'append' as const };
+  const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, options);
   const calls: Record<Action, SingleCall> = {
     'restart-pod': async ({ namespace, pod }) => {
-      await core.deleteNamespacedPod({ namespace, name: need(pod, 'a pod') });
+      await core.deleteNamespacedPod({ namespace, name: need(pod, 'a pod') }, options);
     },
     redeploy: async ({ namespace, deployment }) => {
       const restartedAt = new Date().toISOString();
@@ -45,7 +62,7 @@ export function singleCall(kc: KubeConfig, action: Action): SingleCall {
     scale: async ({ namespace, deployment, replicas }) => {
       const name = need(deployment, 'a Deployment');
       const body = { metadata: { name, namespace }, spec: { replicas: need(replicas, 'the replicas') } };
-      await apps.replaceNamespacedDeploymentScale({ namespace, name, body });
+      await apps.replaceNamespacedDeploymentScale({ namespace, name, body }, options);
     },
   };
   return calls[action];
