@@ -11,12 +11,12 @@ import { parseArgs } from 'node:util';
 import { Activator } from './activator.ts';
 import { ACTIONS, type Action } from './baselines/calls.ts';
 import { actionBundles, type Bundle, baselineBundle, productBundle } from './bundles.ts';
-import { benchNamespace, serviceAccountKubeconfig, withControlPlane } from './cluster.ts';
+import { benchNamespace, withControlPlane } from './cluster.ts';
 import { type Listening, post, startImage, stop, untilReady } from './processes.ts';
 import { reportLine, side } from './reported.ts';
 import { alternate, median, ratio, summarize } from './stats.ts';
 import { firingAlert, webhooks } from './storm-payloads.ts';
-import { askSelfheal, askSingleCall, REPEATABLE_ENV, TargetPool } from './targets.ts';
+import { askSelfheal, askSingleCall, setUpAction, type TargetPool } from './targets.ts';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '5' }, 'share-runs': { type: 'string', default: '3' } },
@@ -154,15 +154,11 @@ await withControlPlane(dir, async (cluster) => {
   const contexts = {} as Record<Action, Context>;
   const helloStarts: number[] = [];
   for (const action of ACTIONS) {
-    const kubeconfig = await serviceAccountKubeconfig(cluster, NAMESPACE, action, dir);
-    const pool = new TargetPool(kc, NAMESPACE, action, 6);
-    await pool.setUp();
-    const env = {
-      SELFHEAL_NAMESPACES: NAMESPACE,
-      SELFHEAL_ACTION_TOKEN: ACTION_TOKEN,
-      KUBECONFIG: kubeconfig,
-      ...REPEATABLE_ENV,
-    };
+    const { kubeconfig, pool, env } = await setUpAction(cluster, NAMESPACE, action, {
+      targets: 6,
+      token: ACTION_TOKEN,
+      dir,
+    });
     const c: Context = { action, pool, product: products[action], singleCall, hello, env, kubeconfig };
     contexts[action] = c;
     // Not counted: the first start of each, which reads its files into the page cache.

@@ -12,8 +12,9 @@ import {
 } from '@kubernetes/client-node';
 import { buildActionEvent } from '../functions/lib/events.ts';
 import { toMessage } from '../functions/router/deliver.ts';
+import type { ControlPlane } from '../playground/cluster/control-plane.ts';
 import type { Action, CallTarget } from './baselines/calls.ts';
-import { createDeployments, waitForPods } from './cluster.ts';
+import { createDeployments, serviceAccountKubeconfig, waitForPods } from './cluster.ts';
 import { type Answer, post } from './processes.ts';
 
 export interface Target {
@@ -35,6 +36,32 @@ export const REPEATABLE_ENV = {
   SELFHEAL_ACTION_BUDGET: '1000',
   SELFHEAL_ACTION_WINDOW_SECONDS: '60',
 };
+
+/** What a benchmark needs to run one action: its ServiceAccount as a kubeconfig, its targets, its function's env. */
+export interface ActionSetUp {
+  kubeconfig: string;
+  pool: TargetPool;
+  /** selfheal's function's environment: allowed in `namespace`, the router's token, REPEATABLE_ENV. */
+  env: NodeJS.ProcessEnv;
+}
+
+export async function setUpAction(
+  cluster: ControlPlane,
+  namespace: string,
+  action: Action,
+  { targets, token, dir }: { targets: number; token: string; dir: string },
+): Promise<ActionSetUp> {
+  const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, action, dir);
+  const pool = new TargetPool(cluster.kubeConfig(), namespace, action, targets);
+  await pool.setUp();
+  const env = {
+    SELFHEAL_NAMESPACES: namespace,
+    SELFHEAL_ACTION_TOKEN: token,
+    KUBECONFIG: kubeconfig,
+    ...REPEATABLE_ENV,
+  };
+  return { kubeconfig, pool, env };
+}
 
 export class TargetPool {
   readonly #kc: KubeConfig;

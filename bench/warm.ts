@@ -11,11 +11,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { ControlPlane } from '../playground/cluster/control-plane.ts';
 import { ACTIONS, type Action, singleCall } from './baselines/calls.ts';
 import { actionBundles, type Bundle, baselineBundle } from './bundles.ts';
-import { benchNamespace, serviceAccountKubeconfig, withControlPlane } from './cluster.ts';
+import { benchNamespace, withControlPlane } from './cluster.ts';
 import { startImage, stop, untilReady } from './processes.ts';
 import { reportLine, side } from './reported.ts';
 import { alternate, ratio, summarize } from './stats.ts';
-import { askSelfheal, askSingleCall, callTarget, REPEATABLE_ENV, TargetPool } from './targets.ts';
+import { askSelfheal, askSingleCall, callTarget, setUpAction } from './targets.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
 const rounds = Number(values.rounds);
@@ -36,18 +36,15 @@ async function measureAction(
   cluster: ControlPlane,
   dir: string,
 ): Promise<void> {
-  const kubeconfig = await serviceAccountKubeconfig(cluster, NAMESPACE, action, dir);
-  const pool = new TargetPool(cluster.kubeConfig(), NAMESPACE, action, action === 'restart-pod' ? 12 : 9);
-  await pool.setUp();
+  const { kubeconfig, pool, env } = await setUpAction(cluster, NAMESPACE, action, {
+    targets: action === 'restart-pod' ? 12 : 9,
+    token: ACTION_TOKEN,
+    dir,
+  });
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const bare = singleCall(kc, action);
-  const selfheal = await startImage(action, product, {
-    SELFHEAL_NAMESPACES: NAMESPACE,
-    SELFHEAL_ACTION_TOKEN: ACTION_TOKEN,
-    KUBECONFIG: kubeconfig,
-    ...REPEATABLE_ENV,
-  });
+  const selfheal = await startImage(action, product, env);
   const function_ = await startImage('single-call', single, {
     KUBECONFIG: kubeconfig,
     BASELINE_ACTION: action,
