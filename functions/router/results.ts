@@ -26,7 +26,8 @@ export type AlertResult = {
 
 // What became of an alert that needed a delivery.
 export type Fate =
-  | { kind: 'delivered'; delivery: Delivery }
+  // ms: from the webhook's arrival to the action's answer (the change acknowledged, or refused).
+  | { kind: 'delivered'; delivery: Delivery; ms?: number }
   | { kind: 'earlier'; settled: SettledDelivery }
   | { kind: 'concurrent' }
   | { kind: 'deadline'; stage: 'in-flight' | 'not-attempted' };
@@ -114,8 +115,8 @@ export function settledOf(delivery: Delivery): SettledDelivery | undefined {
   };
 }
 
-// Counts and logs the results: a line per decision taken now (the alerts left for later, or settled earlier, at
-// debug level), a warning summing up what the deadline left out, and one for what Alertmanager truncated.
+// Counts and logs the results: a line per decision taken now, with the milliseconds from the webhook's arrival to
+// the action's answer (the alerts left for later, or settled earlier, at debug level), a warning summing up what the deadline left out, and one for what Alertmanager truncated.
 export function report(
   webhook: Webhook,
   plans: readonly Planned[],
@@ -143,6 +144,7 @@ export function report(
         reason: result.reason,
         httpStatus: result.httpStatus,
         result: result.result?.outcome,
+        ...(fate?.kind === 'delivered' && fate.ms !== undefined ? { ms: Math.round(fate.ms) } : {}),
       },
       result.message ?? `${result.action} ${result.outcome}`,
     );

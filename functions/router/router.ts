@@ -21,6 +21,8 @@ export type RouterDeps = {
   deadline?: AbortSignal;
   // What attempts of the same notification settled or are delivering, so that a retry re-sends only the rest.
   progress?: Progress;
+  // performance.now() when the webhook arrived; by default when routeWebhook starts.
+  receivedAt?: number;
 };
 
 export type RouterAnswer = {
@@ -45,6 +47,7 @@ async function deliverPending(
   deps: RouterDeps,
   deadline: AbortSignal,
   key: string | undefined,
+  receivedAt: number,
 ): Promise<Fate[]> {
   const { config, post } = deps;
   const progress = key ? deps.progress : undefined;
@@ -75,7 +78,7 @@ async function deliverPending(
         const done = settledOf(delivery);
         if (progress && done) progress.remember(key as string, new Map([[plan.id, done]]));
       }
-      return { kind: 'delivered', delivery } satisfies Fate;
+      return { kind: 'delivered', delivery, ms: performance.now() - receivedAt } satisfies Fate;
     } finally {
       release(plan.id);
     }
@@ -90,7 +93,7 @@ async function deliverPending(
 }
 
 export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<RouterAnswer> {
-  const { config, progress } = deps;
+  const { config, progress, receivedAt = performance.now() } = deps;
   const deadline = deps.deadline ?? AbortSignal.timeout(config.answerDeadlineMs);
   const plans = planWebhook(webhook, { routes: config.routes, namespaces: config.namespaces });
   const key = progress ? notificationKey(webhook) : undefined;
@@ -104,7 +107,7 @@ export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<
     if (settled) fates.set(plan, { kind: 'earlier', settled });
     else pending.push(plan);
   }
-  const delivered = await deliverPending(pending, deps, deadline, key);
+  const delivered = await deliverPending(pending, deps, deadline, key, receivedAt);
   for (const [i, plan] of pending.entries()) fates.set(plan, delivered[i] as Fate);
 
   const results = plans.map((plan) => describe(plan, fates.get(plan), config.answerDeadlineMs));
