@@ -16,6 +16,14 @@ export function sideText(side: Side): string {
   return `${number(side.median)}${unit}${spread}${tail}, n ${side.n}`;
 }
 
+/** A figure measured side by side as one line: "metric: 1.13 × (selfheal 412 ms (…); baseline 365 ms (…)) pass". */
+export function sideBySideLine(f: Figure): string {
+  const sides = (f.sides ?? []).map((s) => `${s.label} ${sideText(s)}`).join('; ');
+  const value = f.value === null ? 'no value' : `${f.value}${f.unit === '' ? '' : ` ${f.unit}`}`;
+  const target = f.target === null ? '' : `, target ${targetText(f.target, f.unit)}: ${f.verdict}`;
+  return `${f.metric}: ${value} (${sides})${target}`;
+}
+
 function during(area: AreaResult): string {
   const l = area.loadAverageDuring;
   return l ? `${l.min}–${l.max} (mean ${l.mean})` : `${area.loadAverageAtStart[0]} at start`;

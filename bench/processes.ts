@@ -34,13 +34,18 @@ function start(name: string, args: string[], cwd: string, env: NodeJS.ProcessEnv
   const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
+  // The last 64 KiB of what it printed: enough for its address and its last words, bounded for long runs.
   let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
+  const keep = (d: Buffer) => {
+    output = (output + d).slice(-65_536);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   return { name, child, pid: child.pid as number, spawnedAt, output: () => output };
 }
 
-const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn' };
+// The functions log as shipped (LOG_LEVEL info: a line per decision), part of what they cost.
+const BASE_ENV = { PATH: process.env.PATH, HOME: process.env.HOME };
 
 /** A bundle started as its image runs it, on a free port of 127.0.0.1. */
 export async function startImage(

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Benchmark } from './benchmark.ts';
 import { BENCHMARKS } from './benchmarks.ts';
 import { type AreaBudgets, loadBudgets } from './budgets.ts';
+import { sideBySideLine } from './markdown.ts';
 import { type AreaResult, earlierAreas, loadAverage, machine, misses, writeResults } from './results.ts';
 
 const JSON_PATH = join(import.meta.dirname, 'results.json');
@@ -158,6 +159,11 @@ writeResults(
   MARKDOWN_PATH,
 );
 
+const sideBySide = ran.flatMap((area) =>
+  area.figures.filter((f) => f.sides).map((f) => `  ${sideBySideLine(f)}`),
+);
+if (sideBySide.length > 0)
+  process.stdout.write(`side by side, in turn in the same run:\n${sideBySide.join('\n')}\n`);
 const missed = misses(ran);
 const figures = ran.flatMap((area) => area.figures).filter((f) => f.verdict !== 'shown');
 const passed = figures.filter((f) => f.verdict === 'pass').length;
