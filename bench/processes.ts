@@ -16,8 +16,10 @@ export interface Started {
   pid: number;
   /** performance.now() at spawn. */
   spawnedAt: number;
-  /** What it printed so far (stdout and stderr). */
+  /** The last 64 KiB of what it printed (stdout and stderr). */
   output(): string;
+  /** What it printed since the last call (at most the last MiB). */
+  fresh(): string;
 }
 
 export interface Listening extends Started {
@@ -36,12 +38,19 @@ function start(name: string, args: string[], cwd: string, env: NodeJS.ProcessEnv
   child.once('exit', () => running.delete(child));
   // The last 64 KiB of what it printed: enough for its address and its last words, bounded for long runs.
   let output = '';
+  let unread = '';
   const keep = (d: Buffer) => {
     output = (output + d).slice(-65_536);
+    unread = (unread + d).slice(-1_048_576);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  return { name, child, pid: child.pid as number, spawnedAt, output: () => output };
+  const fresh = () => {
+    const text = unread;
+    unread = '';
+    return text;
+  };
+  return { name, child, pid: child.pid as number, spawnedAt, output: () => output, fresh };
 }
 
 // The functions log as shipped (LOG_LEVEL info: a line per decision), part of what they cost.

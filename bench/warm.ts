@@ -6,6 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ControlPlane } from '../playground/cluster/control-plane.ts';
@@ -15,7 +16,7 @@ import { benchNamespace, withControlPlane } from './cluster.ts';
 import { startImage, stop, untilReady } from './processes.ts';
 import { reportLine, side } from './reported.ts';
 import { alternate, ratio, summarize } from './stats.ts';
-import { askSelfheal, askSingleCall, callTarget, setUpAction } from './targets.ts';
+import { askSelfheal, askSingleCall, callTarget, setUpAction, type TargetPool } from './targets.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
 const rounds = Number(values.rounds);
@@ -91,6 +92,59 @@ async function measureAction(
   } finally {
     await stop(selfheal);
     await stop(function_);
+  }
+  await whereTheTimeGoes(action, product, env, pool);
+}
+
+const TRACE = join(import.meta.dirname, 'api-trace.ts');
+
+/** The API calls a traced process printed (api-trace.ts): method and path, and milliseconds each. */
+function apiCalls(output: string): Array<{ call: string; ms: number }> {
+  return [...output.matchAll(/^api-call (\S+) (\S+) \d+ (\S+)$/gm)].map(([, method, path, ms]) => ({
+    call: `${method} ${path}`,
+    ms: Number(ms),
+  }));
+}
+const TRACED = 20;
+
+/** In a separate traced process: the API calls a warm remediation makes, and its time outside them. */
+async function whereTheTimeGoes(action: Action, product: Bundle, env: NodeJS.ProcessEnv, pool: TargetPool) {
+  const traced = await startImage(action, product, { ...env, NODE_OPTIONS: `--import=${TRACE}` });
+  try {
+    await untilReady(traced);
+    const counts: number[] = [];
+    const outside: number[] = [];
+    const calls = new Map<string, number[]>();
+    for (let i = 0; i < WARM_UP + TRACED; i++) {
+      const answer = await askSelfheal(`${traced.url}/`, await pool.next(), ACTION_TOKEN);
+      // The lines are in the pipe before the answer is sent; give this process a moment to read them.
+      await sleep(20);
+      const made = apiCalls(traced.fresh());
+      if (i < WARM_UP) continue;
+      counts.push(made.length);
+      outside.push(answer.ms - made.reduce((sum, c) => sum + c.ms, 0));
+      for (const c of made) {
+        const call = c.call
+          .replace(/namespaces\/[^/]+/, 'namespaces/:ns')
+          .replace(/(pods|deployments|replicasets)\/[^/]+/, '$1/:name');
+        calls.set(call, [...(calls.get(call) ?? []), c.ms]);
+      }
+    }
+    const typical = [...calls]
+      .map(([call, ms]) => `${call} ${summarize(ms).median.toFixed(1)} ms`)
+      .join(', ');
+    console.log(
+      `${action}: a warm remediation makes ${summarize(counts).median} API calls (medians: ${typical}); ` +
+        `${summarize(outside).median.toFixed(1)} ms of it is outside them (traced, ${TRACED} remediations)`,
+    );
+    console.log(reportLine(`${action}: API calls of a warm remediation`, summarize(counts).median));
+    console.log(
+      reportLine(`${action}: a warm remediation's time outside its API calls`, summarize(outside).median, [
+        side('selfheal', 'ms', outside),
+      ]),
+    );
+  } finally {
+    await stop(traced);
   }
 }
 
