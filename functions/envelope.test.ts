@@ -194,3 +194,63 @@ test('the router takes Alertmanager 0.25 and 0.35 JSON as sent, and its CloudEve
     });
   }
 });
+
+test('an id that is not one short printable value, a form post, or an extension name the SDK refuses: 4xx saying why, nothing changes, no web page may read the answer', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'envelope-edges');
+  await applyRbac(kc, ns);
+  await createDeployment(kc, ns, 'api', { replicas: 1 });
+  const url = await startAction(t, 'scale', scale, ns, { env: PLATFORM_AUTH });
+  const apps = kc.makeApiClient(AppsV1Api);
+  const binary = {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-source': 'test/edges',
+    'ce-type': 'dev.selfheal.action.scale',
+  };
+  const data = JSON.stringify(scaleData(ns));
+
+  // Two ce-id headers arrive joined ("e1, e2"); an id of 300 characters would not fit the ledger.
+  const twoIds = new Headers({ ...binary, 'ce-id': 'e1' });
+  twoIds.append('ce-id', 'e2');
+  const joined = await fetch(url, { method: 'POST', headers: twoIds, body: Buffer.from(data) });
+  const joinedText = await joined.text();
+  assertRejected(
+    t,
+    { status: joined.status, body: JSON.parse(joinedText), text: joinedText },
+    /ce-id: must be 1-128/,
+  );
+  assertRejected(t, await post(url, { ...binary, 'ce-id': 'x'.repeat(300) }, data), /ce-id: must be 1-128/);
+
+  // A form post (what a web page can send without asking) is not read at all.
+  const form = await post(
+    url,
+    { 'content-type': 'application/x-www-form-urlencoded' },
+    `namespace=${ns}&deployment=api`,
+  );
+  t.is(form.status, 415, form.text);
+  t.like(form.body, { kind: 'unsupported-media-type' });
+  t.regex(String(form.body.error), /application\/x-www-form-urlencoded is not accepted/);
+
+  // The SDK's own validation (an extension name with an underscore) says what it refused.
+  const badExtension = await post(url, { ...binary, 'ce-id': 'e3', 'ce-bad_ext': 'x' }, data);
+  assertRejected(t, badExtension, /invalid CloudEvent: invalid attribute name: "bad_ext"/);
+  t.is(badExtension.body.reason, 'invalid-cloudevent');
+
+  // No answer lets a browser page read it, the preflight of a cross-origin JSON post included.
+  const preflight = await fetch(url, {
+    method: 'OPTIONS',
+    headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
+  });
+  await preflight.arrayBuffer();
+  t.is(preflight.headers.get('access-control-allow-origin'), null);
+  const plain = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: 'http://evil.example' },
+    body: Buffer.from(JSON.stringify({ namespace: ns, deployment: 'api', dryRun: true })),
+  });
+  await plain.arrayBuffer();
+  t.is(plain.status, 200);
+  t.is(plain.headers.get('access-control-allow-origin'), null);
+
+  t.is((await apps.readNamespacedDeploymentScale({ namespace: ns, name: 'api' })).spec?.replicas, 1);
+});

@@ -201,6 +201,7 @@ export function snapshot<S>(shape: SnapshotShape<S>): Snapshot<S> {
     request: {
       id: shape.id ?? 'event-1',
       action: shape.action,
+      intent: 'act',
       target,
       params: shape.step === undefined ? {} : { step: shape.step },
       alert: undefined,

@@ -181,6 +181,8 @@ export type StartActionOptions = {
   kubeConfig?: KubeConfig;
   serviceAccount?: string;
   beforeWrite?: (stage: string) => Promise<void>;
+  // The action's clock (e.g. moved ahead, to pass a verification deadline without waiting for it).
+  now?: () => Date;
 };
 
 // Starts `name` under faas-js-runtime on 127.0.0.1 (port 0) acting with the ServiceAccount `name` of `namespace`.
@@ -207,6 +209,7 @@ export async function startAction(
     kubeConfig,
     log,
     ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const running = await startFunction(mod, {
     name,

@@ -154,9 +154,16 @@ test('a DaemonSet pod is evicted and replaced, its rollout restarted and rolled 
   const byPod = await sendJson(scaleUrl, { namespace: ns, pod: rolled.metadata?.name });
   t.is(byPod.status, 422);
   t.like(byPod.body, { outcome: 'refused', reason: 'not-scalable' });
+  // Named directly, the DaemonSet is refused the same way, with its Event.
   const byName = await sendJson(scaleUrl, { namespace: ns, daemonset: 'agent' });
-  t.is(byName.status, 400);
-  t.regex(String(byName.body.error), /no replicas to scale/);
+  t.is(byName.status, 422);
+  t.like(byName.body, { outcome: 'refused', reason: 'not-scalable' });
+  t.regex(String(byName.body.message), /no replicas to scale/);
+  t.true(
+    (await eventsAbout(kc, ns, 'agent')).some(
+      (e) => e.reason === 'Refused' && /no replicas/.test(e.message ?? ''),
+    ),
+  );
   const ds = await kc.makeApiClient(AppsV1Api).readNamespacedDaemonSet({ namespace: ns, name: 'agent' });
   const ledger = readLedger(ds.metadata?.annotations);
   t.deepEqual(ledger.history.map((e) => e.action).sort(), ['redeploy', 'restart-pod']);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import test from 'ava';
 import { parse } from 'yaml';
+import { CLOSED_LOOP_METRICS } from './closed-loop-row.ts';
 import { DASHBOARDS } from './dashboards.ts';
 import { DASHBOARDS_DIR, renderDashboards } from './generate.ts';
 import { CLUSTER_MATCHER, DATASOURCE, METRICS, TAG } from './panels.ts';
@@ -109,7 +110,7 @@ test('Grafana variables are replaced by values of their kind, unknown ones left 
   t.is(substituteVariables('x{a="$unknown"}'), 'x{a="$unknown"}');
 });
 
-test('together the dashboards cover app health, alerts, functions and actions with the contract metrics', (t) => {
+test('together the dashboards cover app health, alerts, functions, actions and the closed loop with the contract metrics', (t) => {
   const exprs = dashboards.flatMap(([, d]) => panelQueries(d).map((q) => q.expr)).join('\n');
   for (const metric of [
     'http_requests_total',
@@ -131,9 +132,23 @@ test('together the dashboards cover app health, alerts, functions and actions wi
     'selfheal_action_decisions_total',
     'selfheal_router_alerts_total',
     'selfheal_router_delivery_duration_seconds_bucket',
+    'selfheal_time_to_recovery_seconds_bucket',
+    'selfheal_escalations_total',
+    'selfheal_breaker_open',
+    'selfheal_breaker_trips_total',
   ]) {
     t.regex(exprs, new RegExp(`\\b${metric}\\b`), `no panel queries ${metric}`);
   }
+});
+
+test('the closed loop is on the overview, where the person on call looks', (t) => {
+  const overview = DASHBOARDS.overview?.();
+  const rows = (overview?.panels ?? []).filter((p) => p.type === 'row').map((p) => p.title);
+  t.true(rows.includes('Closed loop'));
+  const exprs = panelQueries(overview as Dashboard)
+    .map((q) => q.expr)
+    .join('\n');
+  for (const metric of Object.values(CLOSED_LOOP_METRICS)) t.regex(exprs, new RegExp(`\\b${metric}`));
 });
 
 test('provisioning: a datasource of its own that is not the default, and a provider that loads the files', (t) => {

@@ -1,11 +1,13 @@
-// "selfheal / Self-Healing Overview", for the person on call: is anything failing, what did selfheal do about it, and
-// did it work; every action and firing alert marked on the time axis, the other dashboards one click away.
+// "selfheal / Self-Healing Overview", for the person on call: is anything failing, what did selfheal do about it, did
+// it work (the closed loop: healed, escalated, breakers open); every action and firing alert marked on the time axis,
+// the other dashboards one click away.
 
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StateTimelinePanel } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/table';
+import { closedLoopRow } from './closed-loop-row.ts';
 import {
   DATASOURCE,
   dashboard,
@@ -25,7 +27,7 @@ export function overviewDashboard(): Dashboard {
     uid: OVERVIEW_UID,
     title: 'selfheal / Self-Healing Overview',
     description:
-      'For the person on call: selfheal alerts firing now, the actions taken, what was refused or failed, and whether the workloads recovered.',
+      'For the person on call: selfheal alerts firing now, the actions taken, what was refused or failed, whether the workloads recovered, and what escalated to a human.',
   })
     .withRow(new RowBuilder('Now'))
     .withPanel(
@@ -93,7 +95,7 @@ export function overviewDashboard(): Dashboard {
       new TablePanel()
         .title('Decisions in range')
         .description(
-          'Every action, outcome and reason over the selected range; `kubectl get events -A | grep selfheal` names the targets.',
+          'Every action, outcome and reason over the selected range; `kubectl get events -A -o wide | grep selfheal/` names the targets.',
         )
         .datasource(DATASOURCE)
         .height(8)
@@ -130,5 +132,5 @@ export function overviewDashboard(): Dashboard {
           ),
         ),
     );
-  return numberPanels(builder.build());
+  return numberPanels(closedLoopRow(builder).build());
 }

@@ -10,9 +10,16 @@ import { KSM_LABELS_ALLOWLIST_ENTRIES, KSM_LABELS_ALLOWLIST_FLAG, OPT_IN_LABEL }
 import { JOB_NAMES, loadStack, ROUTER_RECEIVER } from '../stack/profile.ts';
 import { useNamespace } from '../test/helpers/cluster.ts';
 import { dryRun, intoNamespace } from './dry-run.ts';
+import { readStack } from './openfaas-functions.ts';
 import { describe, isBuiltIn, type K8sObject, MANIFESTS_DIR, REPO_ROOT, render } from './render.ts';
 import { ROUTER_URLS } from './sync-config.ts';
-import { DASHBOARD_LABEL, EXAMPLES, renderOperatorFiles, WEBHOOK_TOKEN_SECRET } from './sync-operator.ts';
+import {
+  CLUSTER_ALERTMANAGER_URL,
+  DASHBOARD_LABEL,
+  EXAMPLES,
+  renderOperatorFiles,
+  WEBHOOK_TOKEN_SECRET,
+} from './sync-operator.ts';
 
 const BUNDLED = ['prometheus', 'alertmanager', 'kube-state-metrics'];
 
@@ -209,6 +216,26 @@ for (const [platform, tree] of Object.entries(EXAMPLES) as [keyof typeof EXAMPLE
     t.is(result.accepted.length, objects.length);
   });
 }
+
+test("the actions post SelfhealEscalation to the cluster's Alertmanager, not to the bundled one the component removes", async (t) => {
+  type Env = { name: string; value?: string }[];
+  const envOf = (o: K8sObject) =>
+    ((o.spec as { template?: { spec?: { containers?: { env?: Env }[] } } })?.template?.spec?.containers ?? [])
+      .flatMap((c) => c.env ?? [])
+      .filter((v) => v.name === 'SELFHEAL_ALERTMANAGER_URL')
+      .map((v) => v.value);
+  // Knative: the Services come from the overlay and the component's patch.
+  const knative = (await render(EXAMPLES.knative)).filter((o) => o.kind === 'Service' && envOf(o).length > 0);
+  t.deepEqual(knative.map((o) => o.metadata.name).sort(), ['redeploy', 'restart-pod', 'scale']);
+  for (const service of knative)
+    t.deepEqual(envOf(service), [CLUSTER_ALERTMANAGER_URL], service.metadata.name);
+  // OpenFaaS: faas-cli substitutes it into stack.yml (README: export SELFHEAL_ALERTMANAGER_URL before deploying).
+  const stack = readStack(undefined, { SELFHEAL_ALERTMANAGER_URL: CLUSTER_ALERTMANAGER_URL });
+  for (const name of ['restart-pod', 'redeploy', 'scale'])
+    t.is(stack.functions[name]?.environment?.SELFHEAL_ALERTMANAGER_URL, CLUSTER_ALERTMANAGER_URL, name);
+  const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+  t.true(readme.includes(`SELFHEAL_ALERTMANAGER_URL=${CLUSTER_ALERTMANAGER_URL}`), 'README says how');
+});
 
 test('the sample app and the demo namespace are each optional', async (t) => {
   // A user's own kustomization, beside the repository: the platform overlay, the cluster's monitoring, no demo.

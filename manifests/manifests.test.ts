@@ -144,6 +144,15 @@ test('knative: scale-to-zero Services, one Trigger per action type, the router s
       name: action,
     });
   }
+  // Resolved alerts reach an action, retried by the Broker for longer than a step may take to be verified (600 s).
+  const resolved = triggers.filter((tr) => tr.spec.filter?.attributes.type === 'dev.selfheal.resolved');
+  t.is(resolved.length, 1);
+  t.like(resolved[0]?.spec.subscriber.ref, { kind: 'Service', name: 'restart-pod' });
+  const delivery = resolved[0]?.spec.delivery;
+  const seconds = Number(/^PT(\d+)S$/.exec(delivery?.backoffDelay ?? '')?.[1]);
+  const retry = delivery?.retry ?? 0;
+  t.is(delivery?.backoffPolicy, 'exponential');
+  t.true(seconds * (2 ** retry - 1) > 600, `${retry} retries from ${seconds} s span at least 600 s`);
 });
 
 test('knative: each function starts with the environment its Service gives it, secrets where they are mounted', async (t) => {

@@ -4,7 +4,7 @@
 // operator.test.ts fails when one is stale. Run: node manifests/sync-operator.ts
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import {
   knativeResources,
   openfaasResources,
@@ -27,6 +27,14 @@ export const EXAMPLES = {
 /** selfheal's namespace, and the Secret Alertmanager's webhook token comes from (manifests/README.md). */
 export const SELFHEAL_NAMESPACE = 'selfheal';
 export const WEBHOOK_TOKEN_SECRET = { name: 'selfheal-webhook-token', key: 'token' } as const;
+
+/**
+ * The cluster's Alertmanager, where the actions post SelfhealEscalation when a breaker opens: the Service
+ * prometheus-operator creates for every Alertmanager it runs, in the namespace kube-prometheus-stack is installed to.
+ */
+export const CLUSTER_ALERTMANAGER_URL = 'http://alertmanager-operated.monitoring.svc:9093';
+const KNATIVE_SERVICES = join(import.meta.dirname, 'overlays', 'knative', 'services.yaml');
+const ACTIONS = ['restart-pod', 'redeploy', 'scale'];
 
 /** The label and value kube-prometheus-stack's Grafana sidecar looks for (its chart defaults). */
 export const DASHBOARD_LABEL = { grafana_dashboard: '1' } as const;
@@ -63,6 +71,39 @@ function routerUrlPatch(url: string): object[] {
   return [{ op: 'replace', path: '/spec/receivers/0/webhookConfigs/0/url', value: url }];
 }
 
+/**
+ * A JSON patch pointing the Knative actions' SELFHEAL_ALERTMANAGER_URL at the cluster's Alertmanager (the bundled one
+ * is removed). The variable sits at the same place in each action's env; the `test` op makes kustomize refuse the
+ * patch should it ever move.
+ */
+export function alertmanagerUrlPatch(servicesText = readFileSync(KNATIVE_SERVICES, 'utf8')): object[] {
+  type Service = {
+    metadata: { name: string };
+    spec: { template: { spec: { containers: { env?: { name: string }[] }[] } } };
+  };
+  const services = parseAllDocuments(servicesText).map((doc) => doc.toJS() as Service);
+  const indexes = new Set(
+    services
+      .filter((service) => ACTIONS.includes(service.metadata.name))
+      .map((service) =>
+        (service.spec.template.spec.containers[0]?.env ?? []).findIndex(
+          (variable) => variable.name === 'SELFHEAL_ALERTMANAGER_URL',
+        ),
+      ),
+  );
+  const [index] = [...indexes];
+  if (indexes.size !== 1 || index === undefined || index < 0) {
+    throw new Error(
+      `${KNATIVE_SERVICES}: SELFHEAL_ALERTMANAGER_URL must sit at one place in every action's env`,
+    );
+  }
+  const path = `/spec/template/spec/containers/0/env/${index}`;
+  return [
+    { op: 'test', path: `${path}/name`, value: 'SELFHEAL_ALERTMANAGER_URL' },
+    { op: 'replace', path: `${path}/value`, value: CLUSTER_ALERTMANAGER_URL },
+  ];
+}
+
 /** Path (relative to manifests/) → content of every generated file. */
 export async function renderOperatorFiles(): Promise<Map<string, string>> {
   const source = await loadStack();
@@ -95,6 +136,12 @@ export async function renderOperatorFiles(): Promise<Map<string, string>> {
         stringify(routerUrlPatch(url), { lineWidth: 0 }),
     );
   }
+  files.set(
+    `${COMPONENT}/knative/alertmanager-url.yaml`,
+    banner('manifests/overlays/knative/services.yaml and CLUSTER_ALERTMANAGER_URL') +
+      "# The actions post SelfhealEscalation to the cluster's Alertmanager (the bundled one is removed).\n" +
+      stringify(alertmanagerUrlPatch(), { lineWidth: 0 }),
+  );
   return files;
 }
 

@@ -15,6 +15,10 @@ export interface FunctionSettings {
   namespaces: string[];
   /** Per-target cooldown between two actions, in seconds. */
   cooldownSeconds: number;
+  /** Where the actions post SelfhealEscalation when a breaker opens (the playground's Alertmanager). */
+  alertmanagerUrl: string;
+  /** The closed loop's timing: verification deadline, settle time after a verified step, return window. */
+  loop: { verifySeconds: number; settleSeconds: number; windowSeconds: number };
   webhookToken: string;
   actionToken: string;
   version: string;
@@ -83,9 +87,14 @@ function functionObjects(name: FunctionName, env: Array<{ name: string; value: s
                 periodSeconds: 2,
                 failureThreshold: 2,
               },
+              // Liveness starts once the function answers at all: a slow start on a busy node is not a hang.
+              startupProbe: {
+                httpGet: { path: '/health/liveness', port: 'http' },
+                periodSeconds: 2,
+                failureThreshold: 90,
+              },
               livenessProbe: {
                 httpGet: { path: '/health/liveness', port: 'http' },
-                initialDelaySeconds: 10,
                 periodSeconds: 10,
                 timeoutSeconds: 3,
               },
@@ -134,6 +143,18 @@ export function playgroundFunctions(settings: FunctionSettings): KubernetesObjec
       ],
       settings.version,
     ),
-    ...ACTIONS.flatMap((action) => functionObjects(action, common, settings.version)),
+    ...ACTIONS.flatMap((action) =>
+      functionObjects(
+        action,
+        [
+          ...common,
+          { name: 'SELFHEAL_ALERTMANAGER_URL', value: settings.alertmanagerUrl },
+          { name: 'SELFHEAL_VERIFY_SECONDS', value: String(settings.loop.verifySeconds) },
+          { name: 'SELFHEAL_SETTLE_SECONDS', value: String(settings.loop.settleSeconds) },
+          { name: 'SELFHEAL_EPISODE_WINDOW_SECONDS', value: String(settings.loop.windowSeconds) },
+        ],
+        settings.version,
+      ),
+    ),
   ];
 }

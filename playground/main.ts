@@ -120,7 +120,7 @@ ${functions}
   logs           ${state.logDir}
   state          ${stateFilePath()}
 
-  Break something:  npm run scenario -- <memory-leak|crash-loop|errors|not-ready|cpu|all>${profile === 'fast' ? ' --fast' : ''}
+  Break something:  npm run scenario -- <memory-leak|crash-loop|errors|not-ready|cpu|bad-release|all>${profile === 'fast' ? ' --fast' : ''}
   or by hand:       curl -X POST <pod address>:3000/simulate/memory-leak   (pod addresses: kubectl get pods -n demo -o wide)
 
 `);

@@ -63,8 +63,18 @@ interface PrometheusAlert {
   value?: string;
 }
 
-/** Event reasons of the actions' decisions that change nothing (functions/lib/action.ts). */
-const NOT_APPLIED = new Set(['Skipped', 'Refused', 'Failed', 'DryRun']);
+/** Event reasons of the actions' decisions that change no workload (functions/lib/report.ts, the closed loop). */
+const NOT_APPLIED = new Set([
+  'Skipped',
+  'Refused',
+  'Failed',
+  'DryRun',
+  'Escalated',
+  'BreakerOpened',
+  'BreakerOpen',
+  'AlertResolved',
+  'Healed',
+]);
 
 const alertKey = (labels: Record<string, string>): string =>
   JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));

@@ -24,6 +24,8 @@ export interface OperatorMonitoringOptions {
   /** A token of the production Prometheus ServiceAccount (in `namespace`), for discovery and the cAdvisor proxy. */
   prometheusToken: string;
   dir: string;
+  /** Where Prometheus and Alertmanager listen (chosen beforehand: the actions post to Alertmanager); default: free. */
+  ports?: { prometheus: number; alertmanager: number };
   progress: (line: string) => void;
 }
 
@@ -61,6 +63,7 @@ export async function startOperatorMonitoring(
       serviceAccount: 'prometheus',
       extraResources: standIns,
       dir: options.dir,
+      ...(options.ports ? { ports: options.ports } : {}),
     });
     progress('  the operator reconciled Prometheus and Alertmanager; running the configuration it generated');
     return { ...stack, stopOperator: () => operator.process.stop() };

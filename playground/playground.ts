@@ -195,9 +195,17 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
       return url;
     };
 
+    // Chosen before the functions start: the actions post SelfhealEscalation to this Alertmanager.
+    const [prometheusPort, alertmanagerPort] = (await freePorts(2)) as [number, number];
+    const alertmanagerUrl = `http://127.0.0.1:${alertmanagerPort}`;
     const webhookToken = randomBytes(24).toString('base64url');
     const actionToken = randomBytes(24).toString('base64url');
     const cooldownSeconds = profile === 'fast' ? 15 : 120;
+    // A demo walks the escalation chain in minutes: short deadlines (production: 600 s, 600 s, 3600 s).
+    const loop =
+      profile === 'fast'
+        ? { verifySeconds: 20, settleSeconds: 30, windowSeconds: 120 }
+        : { verifySeconds: 120, settleSeconds: 180, windowSeconds: 600 };
     let routerUrl = '';
     let functionUrls: Record<string, string> = {};
     await step(`deploying the functions (router, restart-pod, redeploy, scale) on ${platform}`, async () => {
@@ -207,7 +215,14 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
           apply: (objects, name) => applyObjects(cluster, objects, name),
           serviceUrl: (namespace, name, port) => proxy.url(namespace, name, port),
           // faas-cli deploy --env: the playground's demo settings over stack.yml's.
-          env: { SELFHEAL_COOLDOWN_SECONDS: String(cooldownSeconds), SELFHEAL_ACTION_BUDGET: '30' },
+          env: {
+            SELFHEAL_COOLDOWN_SECONDS: String(cooldownSeconds),
+            SELFHEAL_ACTION_BUDGET: '30',
+            SELFHEAL_ALERTMANAGER_URL: alertmanagerUrl,
+            SELFHEAL_VERIFY_SECONDS: String(loop.verifySeconds),
+            SELFHEAL_SETTLE_SECONDS: String(loop.settleSeconds),
+            SELFHEAL_EPISODE_WINDOW_SECONDS: String(loop.windowSeconds),
+          },
           webhookToken,
           actionToken,
           ...(signal ? { signal } : {}),
@@ -226,6 +241,8 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
           actionUrls,
           namespaces: [APP_NAMESPACE],
           cooldownSeconds,
+          alertmanagerUrl,
+          loop,
           webhookToken,
           actionToken,
           version: VERSION,
@@ -242,9 +259,7 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
       const tokenFile = join(stackDir, 'webhook-token');
       const prometheusTokenFile = join(stackDir, 'prometheus-token');
       const prometheusKubeconfig = join(stackDir, 'prometheus.kubeconfig');
-      const [prometheusPort, alertmanagerPort] = (await freePorts(2)) as [number, number];
       const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
-      const alertmanagerUrl = `http://127.0.0.1:${alertmanagerPort}`;
       const rendered = await step(`rendering the ${profile} profile of the production stack`, async () => {
         const promToken = await cluster.mintToken(FUNCTION_NAMESPACE, 'prometheus', {
           expirationSeconds: 7 * 86400,
@@ -296,7 +311,7 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
       return { prometheusUrl, alertmanagerUrl };
     };
 
-    const { prometheusUrl, alertmanagerUrl } =
+    const { prometheusUrl } =
       options.monitoring === 'operator'
         ? await step(
             "prometheus-operator: reconciling selfheal's resources and running what it generates",
@@ -313,6 +328,7 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
                   expirationSeconds: 7 * 86400,
                 }),
                 dir: stackDir,
+                ports: { prometheus: prometheusPort, alertmanager: alertmanagerPort },
                 progress,
               }),
           )

@@ -1,10 +1,11 @@
 // `npm run scenario -- <name|all> [--fast]`: inject failures into the running playground and show them heal.
 import { parseArgs } from 'node:util';
+import { BAD_RELEASE, runBadRelease } from './bad-release.ts';
 import { runScenario, type ScenarioResult } from './run-scenario.ts';
-import { parseScenarioNames, SCENARIOS } from './scenarios.ts';
+import { type Profile, parseScenarioNames, RELEASE_SCENARIO, SCENARIOS } from './scenarios.ts';
 import { PlaygroundNotRunningError, readRunningState } from './state.ts';
 
-const usage = `usage: npm run scenario -- <memory-leak|crash-loop|errors|not-ready|cpu|all> [--fast] [--timeout SECONDS]`;
+const usage = `usage: npm run scenario -- <memory-leak|crash-loop|errors|not-ready|cpu|bad-release|all> [--fast] [--timeout SECONDS]`;
 
 function summary(results: ScenarioResult[]): string {
   const rows = results.map((r) =>
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
   }
 
   const state = await readRunningState();
-  const profile = parsed.values.fast ? 'fast' : 'production';
+  const profile: Profile = parsed.values.fast ? 'fast' : 'production';
   if (profile !== state.profile) {
     console.error(
       `the running playground uses the ${state.profile} profile; run the scenario ${state.profile === 'fast' ? 'with' : 'without'} --fast`,
@@ -63,15 +64,23 @@ async function main(): Promise<number> {
   }
   const results: ScenarioResult[] = [];
   for (const name of names) {
-    const scenario = SCENARIOS[name];
-    console.log(`\n== ${name}: expect ${scenario.alertname} → ${scenario.action} (${profile} profile)`);
-    const result = await runScenario({
+    const common = {
       state,
-      scenario,
       profile,
       ...(timeout ? { boundSeconds: timeout } : {}),
-      print: (line) => console.log(line),
-    });
+      print: (line: string) => console.log(line),
+    };
+    let result: ScenarioResult;
+    if (name === RELEASE_SCENARIO) {
+      console.log(
+        `\n== ${name}: expect ${BAD_RELEASE.alertname} → ${BAD_RELEASE.chain.join(' → ')} → breaker, SelfhealEscalation (${profile} profile)`,
+      );
+      result = await runBadRelease(common);
+    } else {
+      const scenario = SCENARIOS[name];
+      console.log(`\n== ${name}: expect ${scenario.alertname} → ${scenario.action} (${profile} profile)`);
+      result = await runScenario({ ...common, scenario });
+    }
     console.log(result.healed ? `== ${name}: healed` : `== ${name}: NOT healed: ${result.reason}`);
     results.push(result);
   }

@@ -1,8 +1,9 @@
 // selfheal behind a highly available monitoring stack, against the real control plane: two Prometheus replicas
-// evaluate the production rules (fast profile) and alert two Alertmanagers clustered by gossip. The Alertmanager that
-// would notify first cannot reach the router until the pod is healed, so the other one must deliver; then its way
-// back opens. Every webhook that reaches the router from either Alertmanager is answered 200, and the failing pod is
-// restarted exactly once.
+// evaluate the production rules (fast profile) and alert two Alertmanagers clustered by gossip. The router's answers
+// to the Alertmanager that notifies first are lost on the way back, so it never records the notification and the
+// other one delivers the same alert again after its peer timeout. Both reach the router, every webhook is answered
+// 200 by it (or 503 for a resolution that comes before the restart is verified, which is delivered again), the failing
+// pod is restarted exactly once, and the resolution heals the episode.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +36,17 @@ function cloudEventOf(exchange: Exchange): CloudEvent<ActionEventData> {
   if (Array.isArray(event)) throw new Error('expected one CloudEvent, got a batch');
   return event as CloudEvent<ActionEventData>;
 }
+// The router's own answer is 200, or 503 only because a resolution came before its action was verified.
+function answeredOrVerifying(exchange: Exchange): boolean {
+  if (exchange.upstream?.status === 200) return true;
+  const answer = answerOf(exchange) as { results?: { outcome: string; reason?: string }[] } | undefined;
+  return (
+    exchange.upstream?.status === 503 &&
+    (answer?.results ?? []).every((r) => r.outcome !== 'failed' || r.reason === 'verifying')
+  );
+}
 
-test('two Prometheus replicas, two clustered Alertmanagers: every webhook answered, one action for the alert', async (t) => {
+test('two Prometheus replicas, two clustered Alertmanagers: every webhook answered, one action for the alert, healed', async (t) => {
   const cluster = await testCluster();
   const [{ name: ns, kc }, agent] = await Promise.all([useNamespace(t, 'live-ha'), startTestAgent(cluster)]);
   t.teardown(() => agent.stop());
@@ -109,8 +119,8 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
   }, 100);
   t.teardown(() => clearInterval(traffic));
 
-  // The Alertmanager that notifies first cannot reach the router: the other must deliver in its place.
-  first.webhooks.setFallback('unavailable');
+  // The router's answers to the Alertmanager that notifies first never arrive: the other delivers again.
+  first.webhooks.setFallback('answer-lost');
   const simulated = await fetch(`${urlOf(sick)}/simulate/errors`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -138,16 +148,21 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
     t.like(alerts[0]?.labels, { namespace: ns, pod: sickName, action: 'restart-pod' });
   }
 
-  // The second Alertmanager delivers once the first has not (after its peer timeout); the pod is restarted.
+  // The first's delivery reaches the router and the pod is restarted; the second, seeing no record of it, delivers
+  // the same alert after its peer timeout, and the router answers it too.
   const restartPod = stack.actions['restart-pod'];
   await eventually(
     'restart-pod applied',
-    () => restartPod.exchanges.some((e) => answerOf(e)?.outcome === 'applied'),
+    () => restartPod.exchanges.some((e) => answerOf(e)?.reason === 'restarted'),
     { timeoutMs: 90_000 },
   );
-  // Now the first gets its way back and the second loses its own: the resolution must come from the first.
+  await eventually(
+    'the second Alertmanager delivered the firing alert',
+    () =>
+      second.webhooks.exchanges.some((e) => e.upstream?.status === 200 && webhookOf(e).status === 'firing'),
+    { timeoutMs: 90_000 },
+  );
   first.webhooks.setFallback('pass');
-  second.webhooks.setFallback('unavailable');
 
   // The replacement pod is healthy: the alert resolves on both replicas and both Alertmanagers.
   for (const [i, prometheus] of stack.prometheus.entries()) {
@@ -158,37 +173,44 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
       { timeoutMs: 90_000 },
     );
   }
+  // Whichever Alertmanager the gossip leaves in charge delivers the resolution (the first skips it when it flushes
+  // before the second's record reached it: it never saw a notification to resolve).
   const delivered = () =>
     [...first.webhooks.exchanges, ...second.webhooks.exchanges].filter((e) => e.upstream);
   await eventually(
-    'the resolution delivered by the first Alertmanager',
-    () =>
-      first.webhooks.exchanges.some(
-        (e) => e.upstream && webhookOf(e).status === 'resolved' && e.status === 200,
-      ),
-    { timeoutMs: 60_000 },
+    'the resolution delivered',
+    () => delivered().some((e) => webhookOf(e).status === 'resolved' && e.status === 200),
+    { timeoutMs: 90_000 },
   );
 
-  // Every webhook the router received, from either Alertmanager, was answered 200; both Alertmanagers got through.
+  // Every webhook the router received, from either Alertmanager, was answered 200 by it (or 503 while the restart was
+  // being verified); both got through.
   t.deepEqual(
     delivered()
-      .filter((e) => e.status !== 200)
-      .map((e) => `${e.status} ${e.upstream?.body}`),
+      .filter((e) => !answeredOrVerifying(e))
+      .map((e) => `${e.upstream?.status} ${e.upstream?.body}`),
     [],
   );
   for (const am of [first, second]) {
     t.true(
-      am.webhooks.exchanges.some((e) => e.upstream && e.status === 200),
-      `${am.name} (position ${am.position}) reached the router: ${am.webhooks.exchanges.map((e) => `${e.fault}:${e.status}`).join(' ')}`,
+      am.webhooks.exchanges.some((e) => e.upstream?.status === 200 && webhookOf(e).status === 'firing'),
+      `${am.name} (position ${am.position}) delivered the firing alert to the router: ${am.webhooks.exchanges.map((e) => `${e.fault}:${e.status}`).join(' ')}`,
     );
   }
+
+  // The resolution reached restart-pod and healed the episode.
+  const resolutions = restartPod.exchanges.filter(
+    (e) => e.upstream && cloudEventOf(e).type === 'dev.selfheal.resolved',
+  );
   t.true(
-    second.webhooks.exchanges.some((e) => e.upstream && webhookOf(e).status === 'firing'),
-    'the second Alertmanager delivered the firing alert',
+    resolutions.some((e) => answerOf(e)?.reason === 'healed'),
+    resolutions.map((e) => JSON.stringify(answerOf(e))).join('\n'),
   );
 
   // Exactly one action: one eviction, one RestartedPod Event; redeliveries carry the same event id.
-  const calls = restartPod.exchanges.filter((e) => e.upstream);
+  const calls = restartPod.exchanges.filter(
+    (e) => e.upstream && cloudEventOf(e).type === 'dev.selfheal.action.restart-pod',
+  );
   const applied = calls.filter((e) => answerOf(e)?.outcome === 'applied');
   t.is(applied.length, 1, calls.map((e) => JSON.stringify(answerOf(e))).join('\n'));
   t.like(cloudEventOf(applied[0] as Exchange).data?.target, { kind: 'Pod', name: sickName });

@@ -57,6 +57,10 @@ test('secure by default: no allow-list or no action token, no start; * and platf
     '*',
   );
 
+  for (const list of [',', ' , ']) {
+    const empty = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_NAMESPACES: list }));
+    t.regex(empty?.message ?? '', /SELFHEAL_NAMESPACES: names no namespace/, JSON.stringify(list));
+  }
   const mixed = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_NAMESPACES: 'demo,*' }));
   t.regex(mixed?.message ?? '', /\* allows every namespace and stands alone/);
   const blank = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_NAMESPACES: ' ' }));

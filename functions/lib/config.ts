@@ -5,6 +5,7 @@ import { describeIssues, SelfhealError } from './errors.ts';
 import { ACTIONS, type ActionName, isAction, namespaceName } from './events.ts';
 import type { NamespaceAllowList } from './guards.ts';
 import { LOG_LEVELS } from './log.ts';
+import { type LoopConfig, loadLoopConfig } from './loop-config.ts';
 
 export const FUNCTION_NAMES = ['router', ...ACTIONS] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -59,6 +60,13 @@ const namespaces = z.preprocess(
         .split(',')
         .map((n) => n.trim())
         .filter(Boolean);
+      if (entries.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'names no namespace: give a comma list of namespaces, or * for every namespace',
+        });
+        return z.NEVER;
+      }
       if (entries.length === 1 && entries[0] === '*') return '*';
       if (entries.includes('*')) {
         ctx.addIssue({ code: 'custom', message: '* allows every namespace and stands alone' });
@@ -222,6 +230,8 @@ export type ActionConfig = CommonConfig & {
   kubeTimeoutMs: number;
   // The Kubernetes Event of a decision gets at most this long, so a hung API server never doubles the answer time.
   eventTimeoutMs: number;
+  // The closed loop: escalation, verification, the breaker's notification (loop-config.ts).
+  loop: LoopConfig;
 };
 
 export type FunctionConfig = RouterConfig | ActionConfig;
@@ -334,6 +344,7 @@ export function loadActionConfig(fn: ActionName, env: Env): ActionConfig {
   const problems = parsed.success ? [] : issuesWithNames(parsed.error);
   const actionToken = secret(env, 'SELFHEAL_ACTION_TOKEN', problems);
   requireActionToken(env, actionToken, problems);
+  const loop = loadLoopConfig(env, problems);
   if (!parsed.success || problems.length > 0) fail(fn, problems);
   const e = parsed.data;
   return {
@@ -348,6 +359,7 @@ export function loadActionConfig(fn: ActionName, env: Env): ActionConfig {
     leaseSeconds: e.SELFHEAL_LEASE_SECONDS,
     kubeTimeoutMs: e.SELFHEAL_KUBE_TIMEOUT_MS,
     eventTimeoutMs: Math.min(e.SELFHEAL_EVENT_TIMEOUT_MS, e.SELFHEAL_KUBE_TIMEOUT_MS),
+    loop,
   };
 }
 

@@ -1,6 +1,8 @@
-// The remediation loop every action runs, written once: resolve the target → read the ledger → decide (pure) →
-// dry-run, or claim → act → finish; a conflict anywhere means someone else wrote first: read again, decide again.
+// The remediation loop every action runs, written once: resolve the target → the closed loop (escalate, breaker) →
+// read the ledger → decide (pure) → dry-run, or claim → act → finish (recording the episode's step); a conflict
+// anywhere means someone else wrote first: read again, decide again.
 import type { ActionDeps, ActionLogic, Decision } from './decision.ts';
+import { episodesAnnotation, readEpisodes, type Step, withStep } from './episodes.ts';
 import { SelfhealError } from './errors.ts';
 import type { ActionName } from './events.ts';
 import { checkOptIn } from './guards.ts';
@@ -12,16 +14,11 @@ import {
   readLedger,
   recordAnnotation,
 } from './ledger.ts';
-import {
-  CONFLICT_RETRIES,
-  conditionalPatch,
-  finish,
-  newRecord,
-  release,
-  tooManyConflicts,
-} from './ledger-store.ts';
+import { conditionalPatch, finish, newRecord, release, withConflictRetries } from './ledger-store.ts';
+import { type Acting, closeLoop, trip } from './loop.ts';
 import { type Policy, policyFor } from './policy.ts';
 import type { ActionRequest } from './request.ts';
+import { resolveAlert } from './resolution.ts';
 import { type Found, namespaceDecision, podRef, resolveTarget } from './targets.ts';
 import { patchWorkload, type Workload, workloadMeta, workloadName, workloadRef } from './workload.ts';
 
@@ -75,6 +72,8 @@ export type Remediation<S, P> = {
   // Pure: the snapshot and the admission in, act / skip / refuse out.
   decide: (snapshot: Snapshot<S>, admission: Admission) => Verdict<P>;
   // The change: written with its record, or applied after the claim (and in a dry run, validated by the API server).
+  // What verifying the step will compare with (the pod removed, the generation rolled out, the replicas wanted).
+  check?: (plan: P, snapshot: Snapshot<S>) => Step['check'];
   commit:
     | {
         kind: 'after-claim';
@@ -132,17 +131,42 @@ function contextOf(remediation: Remediation<unknown, unknown>, found: Found): Pa
 
 type Round = Decision | 'again';
 
+// Skips of an escalated step that will not pass by waiting: recorded as the step, so the chain moves past it.
+const FINAL_SKIPS = new Set(['at-maximum', 'paused', 'on-delete', 'not-scalable', 'invalid-claim']);
+
 // The remediation as an action: the loop around the pure decision.
 export function remediate<S, P>(remediation: Remediation<S, P>): ActionLogic {
   return async (request, deps) => {
     const refusedNamespace = namespaceDecision(request.target, deps.config.namespaces);
     if (refusedNamespace) return refusedNamespace;
-    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-      const round = await runRound(remediation, request, deps, attempt);
-      if (round !== 'again') return round;
-    }
-    throw tooManyConflicts(`${request.target.kind} ${request.target.namespace}/${request.target.name}`);
+    if (request.intent === 'resolved') return resolveAlert(request, deps);
+    return withConflictRetries(
+      `${request.target.kind} ${request.target.namespace}/${request.target.name}`,
+      (attempt) => runRound(remediation, request, deps, attempt),
+    );
   };
+}
+
+// The episode's record of a step taken for the alert, merged into the write that records the action.
+function stepRecorder(request: ActionRequest, acting: Acting, deps: ActionDeps, now: Date) {
+  const alert = request.alert;
+  if (!alert) return undefined;
+  return (annotations: Record<string, string>, step: Pick<Step, 'result' | 'reason' | 'check'>) =>
+    episodesAnnotation(
+      withStep(
+        readEpisodes(annotations),
+        alert.name,
+        {
+          action: request.action,
+          id: acting.id,
+          at: now.toISOString(),
+          alert: { fingerprint: alert.fingerprint, startsAt: alert.startsAt },
+          ...step,
+        },
+        now,
+        deps.config.loop.windowSeconds,
+      ),
+    );
 }
 
 async function runRound<S, P>(
@@ -155,35 +179,80 @@ async function runRound<S, P>(
   if (!resolved.ok) return resolved.decision;
   const found: Found = resolved;
   const context = contextOf(remediation as Remediation<unknown, unknown>, found);
+  const meta = workloadMeta(found.workload);
+  const now = deps.now();
+  const dryRun = request.dryRun || deps.config.dryRun;
+  const optedOut = checkOptIn(
+    { kind: found.workload.kind, namespace: meta.namespace, name: meta.name },
+    meta.labels,
+  );
+  if (optedOut) return stopped(stop('refused', optedOut.reason, optedOut.message), context);
+
+  // An alert's request first meets the closed loop: it may escalate, or find the breaker open. A dry run changes
+  // nothing, so it has no episode to continue.
+  let acting: Acting = { kind: 'act', id: request.id, step: 0, escalated: false };
+  if (request.alert && !dryRun) {
+    const loop = await closeLoop(
+      remediation.action,
+      { ...request, alert: request.alert },
+      deps,
+      found,
+      context,
+      now,
+    );
+    if (loop === 'again') return loop;
+    if (!('kind' in loop)) return loop;
+    acting = loop;
+  }
+  const actingRequest = acting.id === request.id ? request : { ...request, id: acting.id };
   const base = {
     ...found,
-    request,
-    ledger: readLedger(workloadMeta(found.workload).annotations),
-    policy: policyFor(deps.config, workloadMeta(found.workload).annotations),
-    now: deps.now(),
+    request: actingRequest,
+    ledger: readLedger(meta.annotations),
+    policy: policyFor(deps.config, meta.annotations),
+    now,
   };
   const admission = admit(base);
   if (admission.kind === 'wait') {
     throw new SelfhealError('unavailable', admission.message, { reason: admission.reason });
   }
-  if (admission.kind === 'stop') return stopped(admission, context);
+  if (admission.kind === 'stop') {
+    // More actions than the budget allows is a problem no action of selfheal cures: stop and tell a human.
+    if (admission.reason === 'budget-exhausted' && request.alert && !dryRun) {
+      return trip(deps, found, request.alert, 'budget-exhausted', admission.message, context, now);
+    }
+    return stopped(admission, context);
+  }
   const snapshot: Snapshot<S> = { ...base, state: await remediation.observe(deps, found) };
   const verdict = remediation.decide(snapshot, admission);
   if (verdict.kind === 'wait') {
     throw new SelfhealError('unavailable', verdict.message, { reason: verdict.reason });
   }
+  const recordStep = dryRun ? undefined : stepRecorder(request, acting, deps, now);
   if (verdict.kind === 'stop') {
     // A claim of this event that is not replayed is handed back, so nothing waits for its lease.
     if (admission.kind === 'resume') await release(deps, found.workload, admission.record);
+    if (acting.escalated && recordStep && FINAL_SKIPS.has(verdict.reason)) {
+      const skipped = recordStep(meta.annotations, { result: 'skipped', reason: verdict.reason });
+      if ((await conditionalPatch(deps, found.workload, skipped)) === 'conflict') return 'again';
+    }
     return stopped(verdict, context);
   }
-  const dryRun = request.dryRun || deps.config.dryRun;
-  const counted = { attempts: attempt + 1, conflicts: attempt };
+  const counted = {
+    attempts: attempt + 1,
+    conflicts: attempt,
+    ...(request.alert ? { step: acting.step } : {}),
+  };
+  const check = remediation.check?.(verdict.plan, snapshot);
+  const episode =
+    recordStep &&
+    ((annotations: Record<string, string>) => recordStep(annotations, { result: 'applied', check }));
   if (remediation.commit.kind === 'with-record') {
     return commitWithRecord(remediation.commit.write(verdict.plan, snapshot), verdict, snapshot, deps, {
       dryRun,
       context,
       counted,
+      episode,
     });
   }
   const apply = (d: boolean) =>
@@ -209,7 +278,7 @@ async function runRound<S, P>(
   const record: ActionRecord =
     admission.kind === 'resume'
       ? { ...admission.record, state: 'pending', at: snapshot.now.toISOString() }
-      : newRecord(request, snapshot.now, verdict.detail);
+      : newRecord(actingRequest, snapshot.now, verdict.detail);
   const claimed = await conditionalPatch(deps, found.workload, recordAnnotation(record));
   if (claimed === 'conflict') return 'again';
   const workload = claimed;
@@ -226,7 +295,7 @@ async function runRound<S, P>(
     if (effect.kind === 'changed') return 'again';
     return stopped({ ...effect, kind: 'stop', outcome: 'skipped' }, context);
   }
-  const recorded = await finish(deps, workload, record);
+  const recorded = await finish(deps, workload, record, episode);
   return {
     outcome: 'applied',
     reason: effect.reason,
@@ -241,12 +310,14 @@ async function commitWithRecord<S, P>(
   verdict: Act<P>,
   snapshot: Snapshot<S>,
   deps: ActionDeps,
-  {
-    dryRun,
-    context,
-    counted,
-  }: { dryRun: boolean; context: Partial<Decision>; counted: Record<string, number> },
+  options: {
+    dryRun: boolean;
+    context: Partial<Decision>;
+    counted: Record<string, number>;
+    episode: ((annotations: Record<string, string>) => Record<string, string>) | undefined;
+  },
 ): Promise<Round> {
+  const { dryRun, context, counted, episode } = options;
   if (dryRun) {
     await patchWorkload(deps.kube, snapshot.workload, write.patch, { dryRun: true });
     return {
@@ -258,7 +329,10 @@ async function commitWithRecord<S, P>(
     };
   }
   const record = newRecord(snapshot.request, snapshot.now, verdict.detail);
-  const annotations = doneAnnotations(snapshot.ledger, record, snapshot.now);
+  const annotations = {
+    ...doneAnnotations(snapshot.ledger, record, snapshot.now),
+    ...episode?.(workloadMeta(snapshot.workload).annotations),
+  };
   await deps.beforeWrite?.(write.stage);
   const written = await conditionalPatch(deps, snapshot.workload, annotations, write.patch);
   if (written === 'conflict') return 'again';

@@ -19,11 +19,12 @@ const binary = {
 };
 const structured = { specversion: '1.0', id: 'a1', source: 'selfheal/router', type: TYPE, data: {} };
 
-test('the known types are the three action types', (t) => {
+test('the known types are the three action types and the resolution of an alert', (t) => {
   t.deepEqual(KNOWN_EVENT_TYPES, [
     'dev.selfheal.action.restart-pod',
     'dev.selfheal.action.redeploy',
     'dev.selfheal.action.scale',
+    'dev.selfheal.resolved',
   ]);
 });
 

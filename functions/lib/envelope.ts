@@ -3,11 +3,11 @@
 // does not know, which would defeat exactly-once. Pure: headers and body in, a SelfhealError (400) or nothing out.
 import type { IncomingHttpHeaders } from 'node:http';
 import { SelfhealError } from './errors.ts';
-import { ACTIONS, actionEventType } from './events.ts';
+import { ACTIONS, actionEventType, RESOLVED_EVENT_TYPE } from './events.ts';
 
 export const SPEC_VERSION = '1.0';
-// Every type a selfheal function handles; each action then insists on its own.
-export const KNOWN_EVENT_TYPES: readonly string[] = ACTIONS.map(actionEventType);
+// Every type a selfheal function handles (an action, or an alert's resolution); each action then insists on its own.
+export const KNOWN_EVENT_TYPES: readonly string[] = [...ACTIONS.map(actionEventType), RESOLVED_EVENT_TYPE];
 
 export type EnvelopeMode = 'plain' | 'binary' | 'structured' | 'batch';
 
@@ -37,6 +37,15 @@ export function envelopeMode(headers: IncomingHttpHeaders): EnvelopeMode {
 
 const present = (value: unknown): value is string => typeof value === 'string' && value.trim() !== '';
 
+// The idempotency key is kept on the workload and in Events: short, printable, one value (two ce-id headers arrive
+// joined by ", ", so a comma or a space never passes).
+const EVENT_ID = /^[!-+\--~]{1,128}$/;
+const EVENT_ID_RULE = 'must be 1-128 printable ASCII characters without spaces or commas';
+
+// What a request body may be: JSON (an action request, an Alertmanager webhook, a binary CloudEvent's data) or a
+// structured CloudEvent. Anything else (a form post, text) is refused before it is read.
+const ACCEPTED_MEDIA_TYPES = new Set(['application/json', 'application/cloudevents+json']);
+
 // The problems with a CloudEvent's required attributes; `prefix` names where they were read (`ce-` for headers).
 export function attributeProblems(
   attributes: Attributes,
@@ -51,6 +60,7 @@ export function attributeProblems(
     problems.push(`${prefix}specversion: ${String(specversion)} is not supported, only ${SPEC_VERSION}`);
   }
   if (!present(id)) problems.push(`${prefix}id: required, a non-empty string (the idempotency key)`);
+  else if (!EVENT_ID.test(id)) problems.push(`${prefix}id: ${EVENT_ID_RULE}`);
   if (!present(source)) problems.push(`${prefix}source: required, a non-empty string`);
   if (!present(type)) {
     problems.push(`${prefix}type: required, one of ${knownTypes.join(', ')}`);
@@ -86,6 +96,17 @@ export function checkEnvelopeHeaders(
       problems: ['content-type: required'],
       reason: 'no-content-type',
     });
+  }
+  if (
+    BODY_METHODS.has(method.toUpperCase()) &&
+    mode !== 'batch' &&
+    !ACCEPTED_MEDIA_TYPES.has(mediaType(headers))
+  ) {
+    return new SelfhealError(
+      'unsupported-media-type',
+      `content-type ${mediaType(headers)} is not accepted: send application/json or application/cloudevents+json`,
+      { problems: [`content-type: ${mediaType(headers)} is not accepted`] },
+    );
   }
   if (mode === 'batch') {
     return new SelfhealError('invalid', 'batched CloudEvents are not accepted: send one event per request', {

@@ -55,3 +55,33 @@ test('anything else is an internal error, and a SelfhealError passes through', (
   t.is(own.code, 422);
   t.false(own.retryable);
 });
+
+test('a 429 naming a DisruptionBudget cause is a budget refusal; any other 429 is throttling', (t) => {
+  // The Status the API server answers a refused eviction with (k8s.io/kubernetes pkg/registry/core/pod/storage/eviction.go).
+  const refusedEviction = new ApiException(
+    429,
+    'failed',
+    JSON.stringify({
+      kind: 'Status',
+      status: 'Failure',
+      message: "Cannot evict pod as it would violate the pod's disruption budget.",
+      reason: 'TooManyRequests',
+      details: {
+        causes: [
+          {
+            reason: 'DisruptionBudget',
+            message: 'The disruption budget web needs 3 healthy pods and has 3 currently',
+          },
+        ],
+      },
+      code: 429,
+    }),
+    {},
+  );
+  const evictOp = { verb: 'create', resource: 'pods/eviction', namespace: 'demo', name: 'web-1' };
+  const budget = fromKubernetesError(refusedEviction, evictOp);
+  t.like(budget, { code: 503, reason: 'disruption-budget' });
+  t.regex(budget.message, /disruption budget web needs 3 healthy pods/);
+  const throttled = fromKubernetesError(apiError(429, 'Too many requests, please try again later.'), evictOp);
+  t.like(throttled, { code: 503, reason: 'too-many-requests' });
+});

@@ -8,6 +8,7 @@ export type ErrorKind =
   | 'gone'
   | 'conflict'
   | 'too-large'
+  | 'unsupported-media-type'
   | 'refused'
   | 'unavailable'
   | 'internal';
@@ -19,6 +20,7 @@ const STATUS: Record<ErrorKind, number> = {
   gone: 404,
   conflict: 409,
   'too-large': 413,
+  'unsupported-media-type': 415,
   refused: 422,
   unavailable: 503,
   internal: 500,
@@ -120,6 +122,19 @@ export function transportErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+type StatusCause = { reason?: unknown; message?: unknown };
+
+// The causes a Status object lists (details.causes), e.g. DisruptionBudget for a refused eviction.
+function statusCauses(body: unknown): StatusCause[] {
+  if (typeof body !== 'string') return [];
+  try {
+    const causes = (JSON.parse(body) as { details?: { causes?: unknown } }).details?.causes;
+    return Array.isArray(causes) ? (causes as StatusCause[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 function statusMessage(body: unknown): string | undefined {
   if (typeof body !== 'string') return undefined;
   try {
@@ -167,7 +182,22 @@ export function fromKubernetesError(err: unknown, op: KubeOperation): SelfhealEr
       );
     }
     if (status === 429) {
-      // Throttled, or (for an eviction) a PodDisruptionBudget that allows no disruption now: not now, not never.
+      // An eviction a PodDisruptionBudget allows no disruption now names it among the causes; any other 429 is
+      // the API server throttling (priority and fairness). Both: not now, not never.
+      const budget = statusCauses((err as { body?: unknown }).body).find(
+        (c) => c.reason === 'DisruptionBudget',
+      );
+      if (budget) {
+        const why = typeof budget.message === 'string' ? ` ${budget.message}` : '';
+        return new SelfhealError(
+          'unavailable',
+          `${detail ?? 'a disruption budget refused the eviction'}${why}`,
+          {
+            reason: 'disruption-budget',
+            cause: err,
+          },
+        );
+      }
       return new SelfhealError('unavailable', `too many requests (429) for ${describe(op)}${suffix}`, {
         reason: 'too-many-requests',
         cause: err,

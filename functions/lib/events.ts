@@ -8,6 +8,8 @@ export type ActionName = (typeof ACTIONS)[number];
 
 export const ACTION_EVENT_PREFIX = 'dev.selfheal.action.';
 export const RESULT_EVENT_TYPE = 'dev.selfheal.result';
+// The router's word that an alert resolved: the action that handled it closes the episode (healed).
+export const RESOLVED_EVENT_TYPE = 'dev.selfheal.resolved';
 export const ROUTER_SOURCE = 'selfheal/router';
 
 export function isAction(value: string): value is ActionName {
@@ -50,6 +52,8 @@ export const alertRefSchema = z.looseObject({
   name: z.string().min(1),
   fingerprint: z.string().min(1),
   startsAt: z.string().min(1),
+  // Set on a resolved alert: when it stopped firing.
+  endsAt: z.string().optional(),
   labels: labelSet.default({}),
   annotations: labelSet.default({}),
 });
@@ -60,10 +64,20 @@ export const paramsSchema = z.strictObject({
 });
 export type ActionParams = z.infer<typeof paramsSchema>;
 
+// Set when an earlier step of the chain asked for this action: which step, from which action, and why.
+export const escalationSchema = z.looseObject({
+  step: z.number().int().min(1).max(20),
+  from: z.enum(ACTIONS),
+  reason: z.string(),
+  message: z.string().optional(),
+});
+export type EscalationRef = z.infer<typeof escalationSchema>;
+
 export const actionEventDataSchema = z.looseObject({
   alert: alertRefSchema.optional(),
   target: targetSchema,
   params: paramsSchema.default({}),
+  escalation: escalationSchema.optional(),
 });
 export type ActionEventData = z.infer<typeof actionEventDataSchema>;
 
@@ -105,13 +119,39 @@ export function eventId(fingerprint: string, startsAt: string, action: ActionNam
     .slice(0, 32);
 }
 
+// The id of step `step` (≥ 1) of the chain for an alert instance: the same escalation always gets the same id.
+export function escalationEventId(
+  fingerprint: string,
+  startsAt: string,
+  action: ActionName,
+  step: number,
+): string {
+  return createHash('sha256')
+    .update(`${fingerprint}\n${canonicalInstant(startsAt)}\n${action}\nstep ${step}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+// The id of the resolution of an alert instance.
+export function resolvedEventId(fingerprint: string, startsAt: string): string {
+  return createHash('sha256')
+    .update(`${fingerprint}\n${canonicalInstant(startsAt)}\nresolved`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
 export type ActionEventInput = {
   action: ActionName;
   alert: AlertRef;
   target: Target;
   params?: ActionParams;
   source?: string;
+  // Asks the action for a dry run (the router's SELFHEAL_DRY_RUN), as the DRY_RUN_EXTENSION attribute.
+  dryRun?: boolean;
 };
+
+// A CloudEvent extension attribute: "true" makes the action decide and record its decision but change nothing.
+export const DRY_RUN_EXTENSION = 'selfhealdryrun';
 
 export function buildActionEvent(input: ActionEventInput): CloudEvent<ActionEventData> {
   const data: ActionEventData = { alert: input.alert, target: input.target, params: input.params ?? {} };
@@ -123,6 +163,7 @@ export function buildActionEvent(input: ActionEventInput): CloudEvent<ActionEven
     time: new Date(Date.parse(input.alert.startsAt)).toISOString(),
     datacontenttype: 'application/json',
     data,
+    ...(input.dryRun ? { [DRY_RUN_EXTENSION]: 'true' } : {}),
   });
 }
 
@@ -137,5 +178,49 @@ export function buildResultEvent(result: ResultData): CloudEvent<ResultData> {
     subject: subjectOf(result.target),
     datacontenttype: 'application/json',
     data: result,
+  });
+}
+
+// The next step of the chain, as the reply of the action that escalated (structured mode, so a caller that reads only
+// the body — the router, a Knative Broker — can route it).
+export function buildEscalationEvent(input: {
+  action: ActionName;
+  alert: AlertRef;
+  target: Target;
+  escalation: EscalationRef;
+}): CloudEvent<ActionEventData> {
+  const data: ActionEventData = {
+    alert: input.alert,
+    target: input.target,
+    params: {},
+    escalation: input.escalation,
+  };
+  return new CloudEvent<ActionEventData>({
+    id: escalationEventId(input.alert.fingerprint, input.alert.startsAt, input.action, input.escalation.step),
+    type: actionEventType(input.action),
+    source: `selfheal/${input.escalation.from}`,
+    subject: subjectOf(input.target),
+    datacontenttype: 'application/json',
+    data,
+  });
+}
+
+export type ResolvedEventData = { alert: AlertRef; target: Target };
+export type ResolvedEventInput = ResolvedEventData & { source?: string };
+
+export function buildResolvedEvent(input: ResolvedEventInput): CloudEvent<ResolvedEventData> {
+  return new CloudEvent<ResolvedEventData>({
+    id: resolvedEventId(input.alert.fingerprint, input.alert.startsAt),
+    type: RESOLVED_EVENT_TYPE,
+    source: input.source ?? ROUTER_SOURCE,
+    subject: subjectOf(input.target),
+    // When it stopped firing (or started, without an end): the same alert always gives the same event.
+    time: new Date(
+      Number.isNaN(Date.parse(input.alert.endsAt ?? ''))
+        ? Date.parse(input.alert.startsAt)
+        : Date.parse(input.alert.endsAt ?? ''),
+    ).toISOString(),
+    datacontenttype: 'application/json',
+    data: { alert: input.alert, target: input.target },
   });
 }

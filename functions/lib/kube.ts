@@ -75,6 +75,8 @@ export interface KubeOps {
   ): Promise<PodEviction>;
   readReplicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined>;
   readWorkload(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadObject | undefined>;
+  // The workloads of a kind a label selector matches (the opted-in ones, to find an episode by its alert).
+  listWorkloads(kind: WorkloadKind, namespace: string, labelSelector: string): Promise<WorkloadObject[]>;
   // A strategic-merge patch; a metadata.resourceVersion in the patch makes it conditional (409 on change).
   patchWorkload(
     kind: WorkloadKind,
@@ -253,11 +255,10 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
           ),
         );
       } catch (err) {
-        // 429 from the eviction subresource: a PodDisruptionBudget allows no disruption now (the API server
-        // spent the budget atomically, so concurrent evictions cannot both pass).
-        if (err instanceof SelfhealError && err.reason === 'too-many-requests') {
-          return { blocked: err.message.replace(/^.*?: /, '') };
-        }
+        // A PodDisruptionBudget allows no disruption now (the API server spent the budget atomically, so
+        // concurrent evictions cannot both pass). A throttling 429 stays an error: 503, retried.
+        if (err instanceof SelfhealError && err.reason === 'disruption-budget')
+          return { blocked: err.message };
         throw err;
       }
     },
@@ -271,6 +272,13 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
         if (kind === 'StatefulSet') return apps.readNamespacedStatefulSet(params, options());
         if (kind === 'DaemonSet') return apps.readNamespacedDaemonSet(params, options());
         return apps.readNamespacedDeployment(params, options());
+      }),
+    listWorkloads: (kind, namespace, labelSelector) =>
+      call({ verb: 'list', resource: RESOURCE[kind], namespace }, async (): Promise<WorkloadObject[]> => {
+        const params = { namespace, labelSelector };
+        if (kind === 'StatefulSet') return (await apps.listNamespacedStatefulSet(params, options())).items;
+        if (kind === 'DaemonSet') return (await apps.listNamespacedDaemonSet(params, options())).items;
+        return (await apps.listNamespacedDeployment(params, options())).items;
       }),
     patchWorkload: (kind, namespace, name, patch, o) =>
       call({ verb: 'patch', resource: RESOURCE[kind], namespace, name }, (): Promise<WorkloadObject> => {

@@ -50,12 +50,22 @@ async function reread(deps: ActionDeps, workload: Workload): Promise<Workload | 
 
 // Marks the record done (read-modify-write, retried on conflict). Failing here leaves the record pending: after
 // the lease a redelivery resumes it, and every effect is safe to repeat.
-export async function finish(deps: ActionDeps, workload: Workload, record: ActionRecord): Promise<boolean> {
+// `extra` adds annotations computed from the same read (the episode's new step), so both land in one write.
+export async function finish(
+  deps: ActionDeps,
+  workload: Workload,
+  record: ActionRecord,
+  extra: (annotations: Record<string, string>) => Record<string, string> = () => ({}),
+): Promise<boolean> {
   let current: Workload | undefined = await reread(deps, workload).catch(() => workload);
   for (let attempt = 0; attempt < CONFLICT_RETRIES && current; attempt++) {
-    const ledger = readLedger(workloadMeta(current).annotations);
+    const { annotations } = workloadMeta(current);
+    const ledger = readLedger(annotations);
     try {
-      const written = await conditionalPatch(deps, current, doneAnnotations(ledger, record, deps.now()));
+      const written = await conditionalPatch(deps, current, {
+        ...doneAnnotations(ledger, record, deps.now()),
+        ...extra(annotations),
+      });
       if (written !== 'conflict') return true;
     } catch (err) {
       deps.log.warn({ id: record.id, err: (err as Error).message }, 'could not mark the action done');
@@ -67,18 +77,22 @@ export async function finish(deps: ActionDeps, workload: Workload, record: Actio
   return false;
 }
 
-// After a failed or abandoned effect: mark the claim failed so a retry may resume it at once (best effort; else
-// the lease expires).
+// After a failed or abandoned effect: mark the claim failed so a retry may resume it at once (best effort, retried
+// on conflict as a rollout in progress rewrites the workload's status; else the lease expires).
 export async function release(deps: ActionDeps, workload: Workload, record: ActionRecord): Promise<void> {
   try {
-    const current = await reread(deps, workload);
-    const last = current && readLedger(workloadMeta(current).annotations).last;
-    if (!current || last?.id !== record.id || last.state !== 'pending') return;
-    await conditionalPatch(
-      deps,
-      current,
-      recordAnnotation({ ...last, state: 'failed', at: deps.now().toISOString() }),
-    );
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const current = await reread(deps, workload);
+      const last = current && readLedger(workloadMeta(current).annotations).last;
+      if (!current || last?.id !== record.id || last.state !== 'pending') return;
+      const written = await conditionalPatch(
+        deps,
+        current,
+        recordAnnotation({ ...last, state: 'failed', at: deps.now().toISOString() }),
+      );
+      if (written !== 'conflict') return;
+    }
+    deps.log.warn({ id: record.id }, 'could not release the claim after repeated conflicts');
   } catch (err) {
     deps.log.warn({ id: record.id, err: (err as Error).message }, 'could not release the claim');
   }
@@ -90,4 +104,16 @@ export function tooManyConflicts(what: string): SelfhealError {
     `${what} kept changing during ${CONFLICT_RETRIES} attempts; try again`,
     { reason: 'conflict' },
   );
+}
+
+// Runs `round` until it decides (anything but 'again', which means a conflict: read again, decide again).
+export async function withConflictRetries<T>(
+  what: string,
+  round: (attempt: number) => Promise<T | 'again'>,
+): Promise<T> {
+  for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+    const result = await round(attempt);
+    if (result !== 'again') return result;
+  }
+  throw tooManyConflicts(what);
 }

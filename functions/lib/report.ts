@@ -87,9 +87,9 @@ export async function runAction(
     fn: request.action,
     instance: deps.instance,
     key: request.id,
-    reason: eventReason(request.action, outcome),
+    reason: (!error && decision.eventReason) || eventReason(request.action, outcome),
     message: `${decision.message}${request.alert ? ` (alert ${request.alert.name}, fingerprint ${request.alert.fingerprint})` : ''}`,
-    warning: outcome === 'failed' || outcome === 'refused',
+    warning: (!error && decision.warning) || outcome === 'failed' || outcome === 'refused',
     involved: decision.involved ?? targetRef(request.target),
     related: decision.related,
     action: EVENT_ACTION[request.action],
@@ -128,5 +128,5 @@ export async function runAction(
     decision.message,
   );
   decisions.inc({ action: request.action, outcome, reason: decision.reason });
-  return { status, result };
+  return { status, result, ...(decision.next && !error ? { next: decision.next } : {}) };
 }

@@ -1,5 +1,5 @@
-// An action's request, from a CloudEvent of the router (or of a previous action) or from a plain JSON body an
-// operator sends, validated with zod; what the engine acts on.
+// An action's request, from a CloudEvent of the router (an alert firing or resolved) or of an earlier step of the
+// escalation chain, or from a plain JSON body an operator sends, validated with zod; what the engine acts on.
 import { randomUUID } from 'node:crypto';
 import type { CloudEventV1 } from 'cloudevents';
 import { z } from 'zod';
@@ -10,20 +10,35 @@ import {
   type AlertRef,
   actionEventDataSchema,
   actionEventType,
+  alertRefSchema,
+  DRY_RUN_EXTENSION,
+  type EscalationRef,
   namespaceName,
   objectName,
+  RESOLVED_EVENT_TYPE,
   type Target,
+  targetSchema,
 } from './events.ts';
 
 export type ActionRequest = {
   id: string;
   action: ActionName;
+  // act: remediate; resolved: the alert stopped firing, close its episode.
+  intent: 'act' | 'resolved';
   target: Target;
   params: ActionParams;
   alert: AlertRef | undefined;
+  // Set when an earlier step of the escalation chain asked for this action.
+  escalation?: EscalationRef | undefined;
   dryRun: boolean;
   format: 'cloudevent' | 'json';
 };
+
+const resolvedDataSchema = z.looseObject({
+  // endsAt: when it stopped firing (without it, the action takes its own clock).
+  alert: alertRefSchema,
+  target: targetSchema,
+});
 
 // The plain request names its target by one of these fields.
 const TARGET_FIELDS = {
@@ -60,11 +75,6 @@ function targetAllowed(action: ActionName, target: Target): void {
       problems: ['target: restart-pod needs a Pod'],
     });
   }
-  if (action === 'scale' && target.kind === 'DaemonSet') {
-    throw new SelfhealError('invalid', 'a DaemonSet runs one pod per node and has no replicas to scale', {
-      problems: ['target: scale needs a Deployment, a StatefulSet or a pod of one'],
-    });
-  }
 }
 
 function fromData(data: unknown): unknown {
@@ -80,14 +90,33 @@ function fromData(data: unknown): unknown {
 
 export function parseCloudEventRequest(
   action: ActionName,
-  event: Pick<CloudEventV1<unknown>, 'id' | 'type' | 'data'>,
+  event: Pick<CloudEventV1<unknown>, 'id' | 'type' | 'data'> & Record<string, unknown>,
   forceDryRun: boolean,
 ): ActionRequest {
   const expected = actionEventType(action);
+  if (event.type === RESOLVED_EVENT_TYPE) {
+    const resolved = resolvedDataSchema.safeParse(fromData(event.data));
+    if (!resolved.success) {
+      const problems = describeIssues(resolved.error).map((p) => `data.${p}`);
+      throw new SelfhealError('invalid', `invalid ${RESOLVED_EVENT_TYPE} event: ${problems.join('; ')}`, {
+        problems,
+      });
+    }
+    return {
+      id: event.id,
+      action,
+      intent: 'resolved',
+      target: resolved.data.target,
+      params: {},
+      alert: resolved.data.alert,
+      dryRun: forceDryRun,
+      format: 'cloudevent',
+    };
+  }
   if (event.type !== expected) {
     throw new SelfhealError(
       'invalid',
-      `this function handles CloudEvents of type ${expected}, not ${event.type}`,
+      `this function handles CloudEvents of type ${expected} (and ${RESOLVED_EVENT_TYPE}), not ${event.type}`,
       {
         problems: [`type: expected ${expected}`],
       },
@@ -102,10 +131,13 @@ export function parseCloudEventRequest(
   return {
     id: event.id,
     action,
+    intent: 'act',
     target: parsed.data.target,
     params: parsed.data.params,
     alert: parsed.data.alert,
-    dryRun: forceDryRun,
+    // The router's dry run travels with the event; an action's own SELFHEAL_DRY_RUN holds whatever it says.
+    escalation: parsed.data.escalation,
+    dryRun: forceDryRun || String(event[DRY_RUN_EXTENSION]).toLowerCase() === 'true',
     format: 'cloudevent',
   };
 }
@@ -144,6 +176,7 @@ export function parsePlainRequest(action: ActionName, body: unknown, forceDryRun
   return {
     id: r.id ?? `manual-${randomUUID()}`,
     action,
+    intent: 'act',
     target,
     params: r.step === undefined ? {} : { step: r.step },
     alert: undefined,

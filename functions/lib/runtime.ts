@@ -67,6 +67,7 @@ type ReplyLike = {
   raw: ServerResponse;
   code: (status: number) => ReplyLike;
   header: (name: string, value: string) => ReplyLike;
+  removeHeader: (name: string) => ReplyLike;
   send: (body: unknown) => ReplyLike;
 };
 type RuntimeError = Error & { statusCode?: number; code?: unknown; errors?: unknown };
@@ -82,18 +83,19 @@ export function describeRuntimeError(
   if (isSelfhealError(err)) return { status: err.code, body: err.toJSON() };
   // cloudevents' ValidationError keeps TypeError's name; its class name tells it apart.
   if (err.name === 'ValidationError' || err.constructor?.name === 'ValidationError') {
-    const problems = Array.isArray(err.errors)
-      ? err.errors.map(
-          (e: { message?: string; instancePath?: string }) =>
-            `${e.instancePath ? `${e.instancePath}: ` : ''}${e.message ?? String(e)}`,
-        )
-      : [err.message.split('\n')[0] ?? err.message];
+    const problems =
+      Array.isArray(err.errors) && err.errors.length > 0
+        ? err.errors.map(
+            (e: { message?: string; instancePath?: string }) =>
+              `${e.instancePath ? `${e.instancePath}: ` : ''}${e.message ?? String(e)}`,
+          )
+        : [err.message.split('\n')[0] ?? err.message];
     return {
       status: 400,
       body: {
         error: `invalid CloudEvent: ${problems.join('; ')}`,
         kind: 'invalid',
-        reason: 'invalid',
+        reason: 'invalid-cloudevent',
         problems,
       },
     };
@@ -205,6 +207,9 @@ function configure(instance: FastifyLike, mod: FunctionModule, options: StartOpt
     payload: unknown,
     done: (e: null, p: unknown) => void,
   ) => {
+    // faas-js-runtime allows every origin; selfheal's callers are Alertmanager, the router and platforms, never a
+    // browser: without the header no web page can read an answer or pass a JSON preflight.
+    reply.removeHeader('access-control-allow-origin');
     const extra = rendered.get(request);
     if (extra === undefined || reply.statusCode !== 200 || typeof payload !== 'string')
       return done(null, payload);

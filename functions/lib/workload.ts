@@ -114,3 +114,55 @@ export function rolloutBlocked(workload: Workload): { reason: string; message: s
   }
   return undefined;
 }
+
+// The workload's rollout as its controller last reported it: how many pods it wants, how many run the current
+// template and are available, and whether it has seen the latest spec (observedGeneration).
+export type RolloutStatus = {
+  desired: number;
+  updated: number;
+  available: number;
+  total: number;
+  observedGeneration: number;
+  // The controller gave up on the rollout (a Deployment past its progressDeadlineSeconds).
+  stalled: boolean;
+  // A StatefulSet rolls its pods to updateRevision; done when every pod is on it.
+  revisionsMatch: boolean;
+};
+
+export function rolloutStatus(workload: Workload): RolloutStatus {
+  if (workload.kind === 'Deployment') {
+    const { spec, status } = workload.object;
+    const progressing = status?.conditions?.find((c) => c.type === 'Progressing');
+    return {
+      desired: spec?.replicas ?? 1,
+      updated: status?.updatedReplicas ?? 0,
+      available: status?.availableReplicas ?? 0,
+      total: status?.replicas ?? 0,
+      observedGeneration: status?.observedGeneration ?? 0,
+      stalled: progressing?.reason === 'ProgressDeadlineExceeded',
+      revisionsMatch: true,
+    };
+  }
+  if (workload.kind === 'StatefulSet') {
+    const { spec, status } = workload.object;
+    return {
+      desired: spec?.replicas ?? 1,
+      updated: status?.updatedReplicas ?? 0,
+      available: status?.availableReplicas ?? 0,
+      total: status?.replicas ?? 0,
+      observedGeneration: status?.observedGeneration ?? 0,
+      stalled: false,
+      revisionsMatch: !status?.updateRevision || status.updateRevision === status.currentRevision,
+    };
+  }
+  const status = workload.object.status;
+  return {
+    desired: status?.desiredNumberScheduled ?? 0,
+    updated: status?.updatedNumberScheduled ?? 0,
+    available: status?.numberAvailable ?? 0,
+    total: status?.currentNumberScheduled ?? 0,
+    observedGeneration: status?.observedGeneration ?? 0,
+    stalled: false,
+    revisionsMatch: true,
+  };
+}

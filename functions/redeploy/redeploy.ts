@@ -1,7 +1,7 @@
 // redeploy: a rolling restart exactly like `kubectl rollout restart` (the restartedAt annotation of the pod
 // template), written in the same conditional patch as the record of it, so it happens once per event.
 import { type Remediation, remediate } from '../lib/engine.ts';
-import { describeWorkload } from '../lib/workload.ts';
+import { describeWorkload, workloadMeta } from '../lib/workload.ts';
 import { decideRedeploy, type RedeployPlan, restartPatch } from './decide.ts';
 
 export { RESTARTED_AT_ANNOTATION, restartPatch, rfc3339Seconds } from './decide.ts';
@@ -11,6 +11,8 @@ export const redeployRemediation: Remediation<undefined, RedeployPlan> = {
   involves: 'workload',
   observe: async () => undefined,
   decide: decideRedeploy,
+  // The restart bumps the generation by one; the rollout is verified once the controller observed it.
+  check: (_plan, snapshot) => ({ generation: (workloadMeta(snapshot.workload).generation ?? 0) + 1 }),
   commit: {
     kind: 'with-record',
     write: ({ restartedAt }, snapshot) => {

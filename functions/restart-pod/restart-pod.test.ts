@@ -2,7 +2,7 @@
 // the ReplicaSet replaces the deleted pod; bare pods, foreign namespaces and not-opted-in Deployments are refused;
 // redelivery and dry-run change nothing; every decision leaves an Event.
 import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { freePort } from '../../playground/cluster/ports.ts';
 import { useNamespace } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
@@ -249,8 +249,9 @@ test('an unreachable API server is a 503, so the router asks Alertmanager to ret
   t.regex(String(res.body.message), /ECONNREFUSED/);
 });
 
-test('a PodDisruptionBudget that allows no disruption keeps a ready pod', async (t) => {
-  const { name: ns, kc } = await useNamespace(t, 'restart-pdb');
+// Two ready pods of web under a PodDisruptionBudget that allows no disruption, as the disruption controller sees it.
+async function underBlockingBudget(t: ExecutionContext, prefix: string) {
+  const { name: ns, kc } = await useNamespace(t, prefix);
   await applyRbac(kc, ns);
   await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 1 });
   const pods = await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2));
@@ -268,12 +269,42 @@ test('a PodDisruptionBudget that allows no disruption keeps a ready pod', async 
       .readNamespacedPodDisruptionBudget({ namespace: ns, name: 'web' });
     return pdb.status?.currentHealthy === 2;
   });
+  return { ns, kc, pods };
+}
+
+test('a PodDisruptionBudget that allows no disruption keeps a ready pod', async (t) => {
+  const { ns, kc, pods } = await underBlockingBudget(t, 'restart-pdb');
   const url = await startAction(t, 'restart-pod', restartPod, ns);
   const res = await sendJson(url, { namespace: ns, pod: pods[0]?.metadata?.name });
   t.is(res.status, 200);
   t.like(res.body, { outcome: 'skipped', reason: 'disruption-budget' });
   t.regex(String(res.body.message), /refused to evict pod .*disruption budget/);
   t.is((await podsOf(kc, ns, 'web')).length, 2);
+});
+
+test('a claim handed back is released even when the workload changed since it was claimed', async (t) => {
+  const { ns, kc, pods } = await underBlockingBudget(t, 'restart-release');
+  const apps = kc.makeApiClient(AppsV1Api);
+  let ledgerWrites = 0;
+  const url = await startAction(t, 'restart-pod', restartPod, ns, {
+    // Between the claim and its release (the eviction refused), someone else writes the Deployment (a rollout's
+    // status does): the release's conditional write gets a real 409.
+    beforeWrite: async (stage) => {
+      if (stage !== 'ledger' || ++ledgerWrites !== 2) return;
+      await apps.patchNamespacedDeployment({
+        namespace: ns,
+        name: 'web',
+        body: [{ op: 'add', path: '/metadata/labels/touched', value: 'yes' }],
+      });
+    },
+  });
+  const res = await sendJson(url, { namespace: ns, pod: pods[0]?.metadata?.name });
+  t.like(res.body, { outcome: 'skipped', reason: 'disruption-budget' });
+  t.true(ledgerWrites >= 3, 'the release was written again after the conflict');
+  const deployment = await apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+  // Not pending: the next alert need not wait for the lease.
+  t.like(readLedger(deployment.metadata?.annotations).last, { state: 'failed' });
+  t.is(deployment.metadata?.labels?.touched, 'yes');
 });
 
 test('with SELFHEAL_ACTION_TOKEN an action refuses callers without it', async (t) => {

@@ -64,6 +64,7 @@ export const restartPodRemediation: Remediation<RestartState, RestartPlan> = {
   involves: 'pod',
   observe,
   decide: decideRestart,
+  check: (plan) => ({ pod: plan.name, uid: plan.uid }),
   commit: { kind: 'after-claim', apply },
 };
 

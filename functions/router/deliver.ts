@@ -3,7 +3,7 @@
 import { type CloudEvent, HTTP } from 'cloudevents';
 import type { Sink } from '../lib/config.ts';
 import { transportErrorCode } from '../lib/errors.ts';
-import type { ActionEventData, ActionName } from '../lib/events.ts';
+import type { ActionName } from '../lib/events.ts';
 import type { HttpResponse, OutgoingMessage } from '../lib/http.ts';
 
 export type ActionAnswer = { outcome?: string; reason?: string; message?: string };
@@ -31,7 +31,7 @@ export function sinkUrl(sink: Sink, action: ActionName): string {
   }
 }
 
-export function toMessage(event: CloudEvent<ActionEventData>, token?: string): OutgoingMessage {
+export function toMessage(event: CloudEvent<unknown>, token?: string): OutgoingMessage {
   const message = HTTP.binary(event);
   const headers = { ...(message.headers as Record<string, string>) };
   if (token) headers.authorization = `Bearer ${token}`;

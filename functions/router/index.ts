@@ -36,6 +36,7 @@ export function routerFunction(options: RouterOptions = {}) {
         namespaces: config.namespaces,
         answerDeadlineMs: config.answerDeadlineMs,
         maxBodyBytes: config.maxBodyBytes,
+        dryRun: config.dryRun,
       },
       'router ready',
     );

@@ -6,7 +6,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { type Alert, parseWebhook, type Webhook } from '../lib/alertmanager.ts';
 import { DEFAULT_ROUTES } from '../lib/config.ts';
-import { ACTIONS, eventId } from '../lib/events.ts';
+import { ACTIONS, eventId, resolvedEventId } from '../lib/events.ts';
 import { planAlert, planWebhook, toEvent } from './plan.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'lib', 'fixtures');
@@ -39,13 +39,20 @@ for (const version of versions) {
     t.is(event.data?.alert?.name, 'HighMemoryUsage');
   });
 
-  test(`${version}: resolved and mixed notifications plan no action for resolved alerts`, (t) => {
-    t.deepEqual(
-      planWebhook(fixture(version, 'resolved'), options).map((p) => p.kind),
-      ['resolved'],
-    );
+  test(`${version}: a resolved alert is told to the action its firing self went to, never as an action`, (t) => {
+    const [resolved] = planWebhook(fixture(version, 'resolved'), options);
+    if (resolved?.kind !== 'resolve') return t.fail(`expected a resolution, got ${JSON.stringify(resolved)}`);
+    t.is(resolved.action, 'restart-pod');
+    const event = toEvent(resolved);
+    t.is(event.type, 'dev.selfheal.resolved');
+    t.is(resolved.id, resolvedEventId(resolved.alert.fingerprint, resolved.alert.startsAt));
+    t.is(event.id, resolved.id);
+    t.truthy(event.data?.alert.endsAt, 'Alertmanager says when it stopped firing');
     const mixed = planWebhook(fixture(version, 'mixed'), options);
-    t.deepEqual(mixed.map((p) => p.kind).sort(), ['deliver', 'deliver', 'resolved']);
+    t.deepEqual(mixed.map((p) => p.kind).sort(), ['deliver', 'deliver', 'resolve']);
+    // Nothing acted on an alert without a route: nothing to tell.
+    const unrouted = planAlert(alert({ alertname: 'DiskFull' }, { status: 'resolved' }), options);
+    t.is(unrouted.kind, 'resolved');
   });
 
   test(`${version}: alerts without an action label follow the routing table (HighCPUUsage → scale)`, (t) => {
@@ -149,7 +156,18 @@ test('property: one plan per alert; only firing alerts in allowed namespaces are
         if (plans.length !== alerts.length) return false;
         return plans.every((plan, i) => {
           const source = alerts[i] as Alert;
-          if (source.status === 'resolved') return plan.kind === 'resolved';
+          if (source.status === 'resolved') {
+            // Told to its action when it has a route and a target in an allowed namespace; else nothing to tell.
+            if (plan.kind === 'resolved') return true;
+            const allowed =
+              plan.kind === 'resolve' && (namespaces === '*' || namespaces.includes(plan.target.namespace));
+            return (
+              allowed &&
+              plan.kind === 'resolve' &&
+              plan.id === resolvedEventId(source.fingerprint, source.startsAt) &&
+              toEvent(plan).id === plan.id
+            );
+          }
           if (plan.kind !== 'deliver') return plan.kind === 'rejected' && plan.reason.length > 0;
           const allowed = namespaces === '*' || namespaces.includes(plan.target.namespace);
           const idOk =
@@ -181,8 +199,10 @@ test('property: planning is deterministic (same webhook, same events)', (t) => {
         commonAnnotations: {},
         alerts,
       } as Webhook;
-      const a = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? toEvent(p).toJSON() : p));
-      const b = planWebhook(webhook, options).map((p) => (p.kind === 'deliver' ? toEvent(p).toJSON() : p));
+      const json = (p: ReturnType<typeof planWebhook>[number]) =>
+        p.kind === 'deliver' || p.kind === 'resolve' ? toEvent(p).toJSON() : p;
+      const a = planWebhook(webhook, options).map(json);
+      const b = planWebhook(webhook, options).map(json);
       return JSON.stringify(a) === JSON.stringify(b);
     }),
   );

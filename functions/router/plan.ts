@@ -1,6 +1,7 @@
-// The router's decision, pure: from an Alertmanager webhook and the routing table to one planned CloudEvent
-// (or a rejection, or "resolved, nothing to do") per alert. The event itself is built when it is sent, so that
-// a storm's alerts that wait for a later attempt cost only their id and references to the parsed alert.
+// The router's decision, pure: from an Alertmanager webhook and the routing table to one planned CloudEvent per
+// alert — an action for a firing alert, a resolution for a resolved one — or a rejection. The event itself is built
+// when it is sent, so that a storm's alerts that wait for a later attempt cost only their id and references to the
+// parsed alert.
 import type { CloudEvent } from 'cloudevents';
 import type { Alert, Webhook } from '../lib/alertmanager.ts';
 import {
@@ -9,17 +10,30 @@ import {
   type ActionEventInput,
   type ActionName,
   buildActionEvent,
+  buildResolvedEvent,
   eventId,
   isAction,
   namespaceName,
   objectName,
+  type ResolvedEventData,
+  type ResolvedEventInput,
+  resolvedEventId,
   type Target,
 } from '../lib/events.ts';
 import { checkNamespace, type NamespaceAllowList } from '../lib/guards.ts';
 
 export type RoutingTable = Readonly<Record<string, ActionName>>;
 
-export type PlanOptions = { routes: RoutingTable; namespaces: NamespaceAllowList; source?: string };
+export type PlanOptions = {
+  routes: RoutingTable;
+  namespaces: NamespaceAllowList;
+  source?: string;
+  // SELFHEAL_DRY_RUN of the router: every event asks its action to decide and change nothing.
+  dryRun?: boolean;
+};
+
+// The latest instant a CloudEvent's `time` can carry (RFC 3339 has four-digit years).
+const LAST_EVENT_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export type AlertSummary = {
   alertname: string;
@@ -39,6 +53,16 @@ export type Planned =
       input: ActionEventInput;
     }
   | { kind: 'rejected'; alert: AlertSummary; action?: ActionName; reason: string; message: string }
+  // A resolved alert with a route: its action is told, to close the episode (healed).
+  | {
+      kind: 'resolve';
+      alert: AlertSummary;
+      action: ActionName;
+      target: Target;
+      id: string;
+      input: ResolvedEventInput;
+    }
+  // A resolved alert nothing acted on: nothing to tell.
   | { kind: 'resolved'; alert: AlertSummary };
 
 // The action an alert asks for: its `action` label, else the routing table entry for its alertname.
@@ -104,9 +128,43 @@ export function summarize(alert: Alert): AlertSummary {
   };
 }
 
+function alertRef(alert: Alert, summary: AlertSummary) {
+  return {
+    name: summary.alertname,
+    fingerprint: alert.fingerprint,
+    startsAt: alert.startsAt,
+    labels: alert.labels,
+    annotations: alert.annotations,
+  };
+}
+
+// A resolved alert goes to the action its firing self went to (same route, same target).
+function planResolved(alert: Alert, summary: AlertSummary, options: PlanOptions): Planned {
+  const chosen = chooseAction(alert, options.routes);
+  const aimed = 'action' in chosen ? chooseTarget(alert, chosen.action) : undefined;
+  if (!('action' in chosen) || !aimed || 'reason' in aimed) return { kind: 'resolved', alert: summary };
+  if (checkNamespace(aimed.target.namespace, options.namespaces)) return { kind: 'resolved', alert: summary };
+  const input: ResolvedEventInput = {
+    alert: { ...alertRef(alert, summary), ...(alert.endsAt ? { endsAt: alert.endsAt } : {}) },
+    target: aimed.target,
+    ...(options.source ? { source: options.source } : {}),
+  };
+  const id = resolvedEventId(alert.fingerprint, alert.startsAt);
+  return { kind: 'resolve', alert: summary, action: chosen.action, target: aimed.target, id, input };
+}
+
 export function planAlert(alert: Alert, options: PlanOptions): Planned {
   const summary = summarize(alert);
-  if (alert.status === 'resolved') return { kind: 'resolved', alert: summary };
+  const startsAt = Date.parse(alert.startsAt);
+  if (!(startsAt >= 0 && startsAt <= LAST_EVENT_TIME)) {
+    return {
+      kind: 'rejected',
+      alert: summary,
+      reason: 'invalid-alert',
+      message: `startsAt ${alert.startsAt} is not a time between 1970 and 9999 in UTC`,
+    };
+  }
+  if (alert.status === 'resolved') return planResolved(alert, summary, options);
   const chosen = chooseAction(alert, options.routes);
   if ('reason' in chosen) return { kind: 'rejected', alert: summary, ...chosen };
   const { action } = chosen;
@@ -116,23 +174,24 @@ export function planAlert(alert: Alert, options: PlanOptions): Planned {
   if (refusal) return { kind: 'rejected', alert: summary, action, ...refusal };
   const input: ActionEventInput = {
     action,
-    alert: {
-      name: summary.alertname,
-      fingerprint: alert.fingerprint,
-      startsAt: alert.startsAt,
-      labels: alert.labels,
-      annotations: alert.annotations,
-    },
+    alert: alertRef(alert, summary),
     target: aimed.target,
     ...(options.source ? { source: options.source } : {}),
+    ...(options.dryRun ? { dryRun: true } : {}),
   };
   const id = eventId(alert.fingerprint, alert.startsAt, action);
   return { kind: 'deliver', alert: summary, action, target: aimed.target, id, input };
 }
 
+// A plan that sends an event: an action for a firing alert, or the resolution of one.
+export type Deliverable = Extract<Planned, { kind: 'deliver' | 'resolve' }>;
+
 // The CloudEvent of a planned delivery (its id is plan.id).
-export function toEvent(plan: Extract<Planned, { kind: 'deliver' }>): CloudEvent<ActionEventData> {
-  return buildActionEvent(plan.input);
+export function toEvent(plan: Extract<Planned, { kind: 'deliver' }>): CloudEvent<ActionEventData>;
+export function toEvent(plan: Extract<Planned, { kind: 'resolve' }>): CloudEvent<ResolvedEventData>;
+export function toEvent(plan: Deliverable): CloudEvent<ActionEventData | ResolvedEventData>;
+export function toEvent(plan: Deliverable): CloudEvent<ActionEventData | ResolvedEventData> {
+  return plan.kind === 'deliver' ? buildActionEvent(plan.input) : buildResolvedEvent(plan.input);
 }
 
 export function planWebhook(webhook: Webhook, options: PlanOptions): Planned[] {

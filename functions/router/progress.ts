@@ -18,6 +18,8 @@ export type SettledDelivery = {
   httpStatus: number;
   reason?: string;
   result?: string;
+  // The next steps the actions handed on (escalation).
+  escalatedTo?: readonly string[];
 };
 
 export type Progress = {

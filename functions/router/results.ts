@@ -5,6 +5,7 @@ import { subjectOf } from '../lib/events.ts';
 import type { Logger } from '../lib/log.ts';
 import { alertsReceived, deadlineAlerts, truncatedAlerts } from '../lib/metrics.ts';
 import type { ActionAnswer, Delivery } from './deliver.ts';
+import type { Hop } from './follow.ts';
 import type { Planned } from './plan.ts';
 import type { SettledDelivery } from './progress.ts';
 
@@ -20,13 +21,15 @@ export type AlertResult = {
   message?: string;
   httpStatus?: number;
   result?: ActionAnswer;
+  // The next steps the actions handed on (escalation), in order.
+  escalatedTo?: string[];
   // Settled by an earlier attempt of this notification and not sent again.
   earlierAttempt?: true;
 };
 
 // What became of an alert that needed a delivery.
 export type Fate =
-  | { kind: 'delivered'; delivery: Delivery }
+  | { kind: 'delivered'; delivery: Delivery; hops?: readonly Hop[] }
   | { kind: 'earlier'; settled: SettledDelivery }
   | { kind: 'concurrent' }
   | { kind: 'deadline'; stage: 'in-flight' | 'not-attempted' };
@@ -52,6 +55,25 @@ export function describe(plan: Planned, fate: Fate | undefined, deadlineMs: numb
     };
   }
   const sent = { ...base, action: plan.action, eventId: plan.id, target: subjectOf(plan.target) };
+  const result = describeSent(sent, fate, deadlineMs);
+  return plan.kind === 'resolve' ? asResolution(result, plan.action) : result;
+}
+
+// A resolution told to its action reads "resolved" unless it must be sent again.
+function asResolution(result: AlertResult, action: string): AlertResult {
+  if (result.outcome === 'failed') return result;
+  const { result: said, httpStatus: _status, ...rest } = result;
+  return {
+    ...rest,
+    outcome: 'resolved',
+    reason: said?.reason ?? result.reason ?? 'resolved',
+    message: said?.message ?? result.message ?? `${action} was told the alert resolved`,
+  };
+}
+
+type Sent = Pick<AlertResult, 'alertname' | 'fingerprint' | 'status' | 'action' | 'eventId' | 'target'>;
+
+function describeSent(sent: Sent, fate: Fate | undefined, deadlineMs: number): AlertResult {
   if (!fate) return { ...sent, outcome: 'failed', reason: 'not-sent', message: 'not delivered' };
   if (fate.kind === 'deadline') {
     return {
@@ -73,21 +95,25 @@ export function describe(plan: Planned, fate: Fate | undefined, deadlineMs: numb
     };
   }
   if (fate.kind === 'earlier') {
-    const { outcome, httpStatus, reason, result } = fate.settled;
+    const { outcome, httpStatus, reason, result, escalatedTo } = fate.settled;
     return {
       ...sent,
       outcome,
       httpStatus,
       ...(reason ? { reason } : {}),
       ...(result ? { result: { outcome: result } } : {}),
+      ...(escalatedTo ? { escalatedTo: [...escalatedTo] } : {}),
       message: `${outcome} on an earlier attempt of this notification; not sent again`,
       earlierAttempt: true,
     };
   }
   const { delivery } = fate;
+  const hops = fate.hops ?? [];
+  const escalated = hops.length > 0 ? { escalatedTo: hops.map((h) => h.action) } : {};
   if (delivery.outcome === 'accepted') {
     return {
       ...sent,
+      ...escalated,
       outcome: 'accepted',
       httpStatus: delivery.status,
       ...(delivery.answer ? { result: delivery.answer } : {}),
@@ -95,6 +121,7 @@ export function describe(plan: Planned, fate: Fate | undefined, deadlineMs: numb
   }
   return {
     ...sent,
+    ...escalated,
     outcome: delivery.outcome,
     reason: delivery.reason,
     message: delivery.message,
@@ -104,13 +131,14 @@ export function describe(plan: Planned, fate: Fate | undefined, deadlineMs: numb
 }
 
 // The part of a delivery worth remembering for the notification's next attempt: accepted or rejected.
-export function settledOf(delivery: Delivery): SettledDelivery | undefined {
+export function settledOf(delivery: Delivery, hops: readonly Hop[] = []): SettledDelivery | undefined {
   if (delivery.outcome === 'failed') return undefined;
   return {
     outcome: delivery.outcome,
     httpStatus: delivery.status,
     ...(delivery.outcome === 'rejected' ? { reason: delivery.reason } : {}),
     ...(delivery.answer?.outcome ? { result: delivery.answer.outcome } : {}),
+    ...(hops.length > 0 ? { escalatedTo: hops.map((h) => h.action) } : {}),
   };
 }
 
@@ -143,6 +171,7 @@ export function report(
         reason: result.reason,
         httpStatus: result.httpStatus,
         result: result.result?.outcome,
+        escalatedTo: result.escalatedTo,
       },
       result.message ?? `${result.action} ${result.outcome}`,
     );

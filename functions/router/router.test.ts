@@ -22,7 +22,12 @@ const silent = createLogger('router', 'silent');
 type Received = { headers: IncomingHttpHeaders; body: string };
 type Sink = { url: string; received: Received[]; maxInFlight: () => number };
 
-// An action stand-in: answers by the target's name prefix (ok-, reject-, fail-, slow-), 200 otherwise.
+// The next step of the chain after each action, as an action that escalates hands it on.
+const NEXT = { 'restart-pod': 'redeploy', redeploy: 'scale', scale: 'restart-pod' } as const;
+
+// An action stand-in: answers by the target's name prefix (ok-, reject-, fail-, slow-), 200 otherwise. escalate-:
+// restart-pod hands on to redeploy (the reply is the next step's structured CloudEvent); forever-: every step hands
+// on to the next, without end.
 async function startSink(t: ExecutionContext): Promise<Sink> {
   const received: Received[] = [];
   let inFlight = 0;
@@ -33,12 +38,41 @@ async function startSink(t: ExecutionContext): Promise<Sink> {
     let body = '';
     for await (const chunk of req) body += chunk;
     received.push({ headers: req.headers, body });
-    const subject = String(req.headers['ce-subject'] ?? '');
+    // Binary mode from the router; structured mode when the router passes on a reply.
+    const structured = String(req.headers['content-type']).startsWith('application/cloudevents+json');
+    const attributes = structured
+      ? (JSON.parse(body) as { type: string; subject: string; id: string })
+      : {
+          type: String(req.headers['ce-type']),
+          subject: String(req.headers['ce-subject'] ?? ''),
+          id: String(req.headers['ce-id']),
+        };
+    const subject = attributes.subject;
     const name = subject.split('/')[2] ?? '';
     const reply = (status: number, payload: object) => {
       inFlight--;
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
     };
+    const action = attributes.type.replace('dev.selfheal.action.', '') as keyof typeof NEXT;
+    if (
+      (name.startsWith('escalate-') && action === 'restart-pod') ||
+      (name.startsWith('forever-') && action in NEXT)
+    ) {
+      inFlight--;
+      const next = {
+        specversion: '1.0',
+        id: `${attributes.id}-next`,
+        type: `dev.selfheal.action.${NEXT[action]}`,
+        source: `selfheal/${action}`,
+        subject,
+        datacontenttype: 'application/json',
+        data: { target: { namespace: 'demo', kind: 'Pod', name } },
+      };
+      res
+        .writeHead(200, { 'content-type': 'application/cloudevents+json; charset=utf-8' })
+        .end(JSON.stringify(next));
+      return;
+    }
     if (name.startsWith('reject-'))
       return reply(422, {
         error: 'Deployment demo/web does not carry the label selfheal.dev/enabled: "true"',
@@ -165,13 +199,18 @@ for (const version of versions) {
     t.is(new Set(ids).size, 3);
   });
 
-  test(`${version}: resolved alerts trigger no delivery`, async (t) => {
+  test(`${version}: a resolved alert is told to its action as a resolution, not an action`, async (t) => {
     const sink = await startSink(t);
     const url = await startRouter(t, sink.url);
     const { status, json } = await post(url, raw(version, 'resolved'));
     t.is(status, 200);
-    t.like((json.results as unknown[])[0], { status: 'resolved', outcome: 'resolved' });
-    t.is(sink.received.length, 0);
+    t.like((json.results as unknown[])[0], {
+      status: 'resolved',
+      outcome: 'resolved',
+      action: 'restart-pod',
+    });
+    t.is(sink.received.length, 1);
+    t.is(sink.received[0]?.headers['ce-type'], 'dev.selfheal.resolved');
   });
 }
 
@@ -220,6 +259,61 @@ test('an action that answers 503 makes the router answer 503 so Alertmanager ret
   const results = json.results as Array<Record<string, unknown>>;
   t.like(results[1], { outcome: 'failed', httpStatus: 503 });
   t.is(results.filter((r) => r.outcome === 'accepted').length, 2);
+});
+
+test('an action that escalates answers with the next step: the router delivers it there and says so', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  const { status, json } = await post(
+    url,
+    relabel(version, 'firing', (labels) => (labels.pod = 'escalate-web')),
+  );
+  t.is(status, 200);
+  t.like((json.results as unknown[])[0], {
+    outcome: 'accepted',
+    action: 'restart-pod',
+    escalatedTo: ['redeploy'],
+    result: { outcome: 'applied' },
+  });
+  t.is(sink.received.length, 2);
+  // The reply goes on as it came: the same structured CloudEvent, with the router's credentials.
+  const [, handedOn] = sink.received;
+  t.regex(String(handedOn?.headers['content-type']), /^application\/cloudevents\+json/);
+  t.is(JSON.parse(handedOn?.body ?? '{}').type, 'dev.selfheal.action.redeploy');
+});
+
+test('an escalation that never ends is cut after a bounded number of hops, and not retried', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  const { status, json } = await post(
+    url,
+    relabel(version, 'firing', (labels) => (labels.pod = 'forever-web')),
+  );
+  t.is(status, 200);
+  const [result] = json.results as Array<Record<string, unknown>>;
+  t.like(result, { outcome: 'rejected', reason: 'too-many-hops', httpStatus: 508 });
+  // Each hop handed on was delivered; the last one handed on was not.
+  t.is((result?.escalatedTo as string[] | undefined)?.length, sink.received.length - 1);
+  t.is(sink.received.length, 5);
+});
+
+test('a retry of the notification does not send again what an earlier attempt escalated, and reports the escalation', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  const body = relabel(version, 'multi', (labels, i) => {
+    if (i === 0) labels.pod = 'escalate-web';
+    if (i === 1) labels.pod = 'fail-web';
+  });
+  const first = await post(url, body);
+  t.is(first.status, 503);
+  const sent = sink.received.length;
+  t.is(sent, 4, 'the escalated alert twice (restart-pod, redeploy), the others once');
+  const retry = await post(url, body);
+  t.is(retry.status, 503);
+  const [escalated, failed] = retry.json.results as Array<Record<string, unknown>>;
+  t.like(escalated, { outcome: 'accepted', earlierAttempt: true, escalatedTo: ['redeploy'] });
+  t.like(failed, { outcome: 'failed', httpStatus: 503 });
+  t.is(sink.received.length, sent + 1, 'only the failed alert is sent again');
 });
 
 test('an action that does not answer in time makes the router answer 503', async (t) => {
@@ -318,8 +412,8 @@ test('bad bodies get 4xx with a readable JSON message', async (t) => {
   t.is(unauthenticatedBig.status, 401, 'authentication comes before reading the body');
 
   const text = await post(url, 'alertname=HighMemoryUsage', { 'content-type': 'text/plain' });
-  t.is(text.status, 400);
-  t.regex(String(text.json.error), /as JSON/);
+  t.is(text.status, 415);
+  t.regex(String(text.json.error), /text\/plain is not accepted: send application\/json/);
 
   const empty = await post(url, '', {});
   t.is(empty.status, 400);
@@ -346,4 +440,26 @@ test('health and metrics endpoints answer, with selfheal counters on /metrics', 
   t.regex(metrics, /faas_invocations\{faas_name="router"/);
   t.regex(metrics, /selfheal_router_alerts_total\{status="firing",outcome="accepted"\} \d+/);
   t.regex(metrics, /selfheal_router_alerts_total\{status="resolved",outcome="resolved"\} \d+/);
+});
+
+test('an alert whose startsAt no CloudEvent can carry (past 9999) is rejected alone; the others are delivered', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url);
+  const payload = JSON.parse(raw(version, 'multi'));
+  payload.alerts[0].startsAt = '9999-12-31T23:59:59.999999999-23:59';
+  const { status, json } = await post(url, JSON.stringify(payload));
+  t.is(status, 200);
+  const results = json.results as Array<{ outcome: string; reason?: string }>;
+  t.like(results[0], { outcome: 'rejected', reason: 'invalid-alert' });
+  t.true(results.slice(1).every((r) => r.outcome === 'accepted'));
+  t.is(sink.received.length, payload.alerts.length - 1);
+});
+
+test('with SELFHEAL_DRY_RUN the router asks every action for a dry run', async (t) => {
+  const sink = await startSink(t);
+  const url = await startRouter(t, sink.url, { SELFHEAL_DRY_RUN: 'true' });
+  const { status } = await post(url, raw(version, 'multi'));
+  t.is(status, 200);
+  t.true(sink.received.length > 0);
+  for (const { headers } of sink.received) t.is(headers['ce-selfhealdryrun'], 'true');
 });

@@ -1,12 +1,14 @@
 // The router's work for one webhook: plan every alert (pure), deliver the planned events through the injected
-// sender until the answer deadline, and sum up — 200 when nothing is left to retry, 503 when a delivery failed
-// in a way a retry may fix or the deadline came first, so that Alertmanager sends the notification again.
+// sender (following the actions' escalations) until the answer deadline, and sum up — 200 when nothing is left to
+// retry, 503 when a delivery failed in a way a retry may fix or the deadline came first, so that Alertmanager sends
+// the notification again.
 import type { Webhook } from '../lib/alertmanager.ts';
 import type { RouterConfig } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
 import { deliveryDuration } from '../lib/metrics.ts';
-import { deliver, type Post, sinkUrl, toMessage } from './deliver.ts';
-import { type Planned, planWebhook, toEvent } from './plan.ts';
+import type { Post } from './deliver.ts';
+import { deliverFollowing } from './follow.ts';
+import { type Deliverable, type Planned, planWebhook, toEvent } from './plan.ts';
 import { mapUntil } from './pool.ts';
 import { notificationKey, type Progress } from './progress.ts';
 import { type AlertResult, describe, type Fate, report, settledOf } from './results.ts';
@@ -36,8 +38,6 @@ export type RouterAnswer = {
   };
 };
 
-type Deliverable = Extract<Planned, { kind: 'deliver' }>;
-
 // Delivers `pending` until the deadline. With `progress`, an event settled meanwhile by a concurrent attempt of
 // the notification (Alertmanager sends again while this one still runs) is not sent, nor one it is delivering.
 async function deliverPending(
@@ -61,21 +61,20 @@ async function deliverPending(
     }
     const started = performance.now();
     try {
-      const delivery = await deliver(
+      const { delivery, hops } = await deliverFollowing(
         post,
-        sinkUrl(config.sink, plan.action),
-        toMessage(toEvent(plan), config.actionToken),
-        config.deliveryTimeoutMs,
+        config,
+        { action: plan.action, event: toEvent(plan) },
         signal,
       );
       if (!signal.aborted) {
         const seconds = (performance.now() - started) / 1000;
         deliveryDuration.observe({ action: plan.action, outcome: delivery.outcome }, seconds);
         // Remembered at once, so that a concurrent attempt does not send it again either.
-        const done = settledOf(delivery);
+        const done = settledOf(delivery, hops);
         if (progress && done) progress.remember(key as string, new Map([[plan.id, done]]));
       }
-      return { kind: 'delivered', delivery } satisfies Fate;
+      return { kind: 'delivered', delivery, hops } satisfies Fate;
     } finally {
       release(plan.id);
     }
@@ -92,14 +91,18 @@ async function deliverPending(
 export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<RouterAnswer> {
   const { config, progress } = deps;
   const deadline = deps.deadline ?? AbortSignal.timeout(config.answerDeadlineMs);
-  const plans = planWebhook(webhook, { routes: config.routes, namespaces: config.namespaces });
+  const plans = planWebhook(webhook, {
+    routes: config.routes,
+    namespaces: config.namespaces,
+    dryRun: config.dryRun,
+  });
   const key = progress ? notificationKey(webhook) : undefined;
   const earlier = key ? progress?.recall(key) : undefined;
 
   const fates = new Map<Planned, Fate>();
   const pending: Deliverable[] = [];
   for (const plan of plans) {
-    if (plan.kind !== 'deliver') continue;
+    if (plan.kind !== 'deliver' && plan.kind !== 'resolve') continue;
     const settled = earlier?.get(plan.id);
     if (settled) fates.set(plan, { kind: 'earlier', settled });
     else pending.push(plan);

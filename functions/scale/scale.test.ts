@@ -176,3 +176,19 @@ test('a failed attempt is replayed under a fresh claim: a redelivery arriving me
   t.is(await replicas(apps, ns), 2);
   t.is((await eventsAbout(kc, ns, 'api')).filter((e) => e.reason === 'ScaledUp').length, 1);
 });
+
+test("an event asking for a dry run (the router's SELFHEAL_DRY_RUN) is decided and validated, and scales nothing", async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'scale-event-dry');
+  await applyRbac(kc, ns);
+  const apps = kc.makeApiClient(AppsV1Api);
+  await createDeployment(kc, ns, 'api', { replicas: 1 });
+  const url = await startAction(t, 'scale', scale, ns);
+  const event = alertEvent('scale', { namespace: ns, kind: 'Deployment', name: 'api' }, 'HighCPUUsage');
+  const res = await sendEvent(url, event.cloneWith({ selfhealdryrun: 'true' }));
+  t.is(res.status, 200);
+  t.like(res.body, { outcome: 'dry-run', detail: { from: 1, to: 2 } });
+  t.is(await replicas(apps, ns), 1);
+  // Nothing recorded: the same event, no longer a dry run, acts.
+  t.like((await sendEvent(url, event)).body, { outcome: 'applied', reason: 'scaled' });
+  t.is(await replicas(apps, ns), 2);
+});

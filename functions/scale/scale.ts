@@ -85,6 +85,7 @@ export const scaleRemediation: Remediation<ScaleState, ScalePlan> = {
   involves: 'workload',
   observe,
   decide: decideScale,
+  check: (plan) => ({ replicas: plan.to }),
   commit: { kind: 'after-claim', apply },
 };
 

@@ -40,6 +40,8 @@ export interface OperatorStackOptions {
   extraResources?: object[];
   /** A folder for the generated files and the data. */
   dir: string;
+  /** Where Prometheus and Alertmanager listen on 127.0.0.1; default: free ports. */
+  ports?: { prometheus: number; alertmanager: number };
   timeoutMs?: number;
 }
 
@@ -149,7 +151,9 @@ export async function startOperatorStack(options: OperatorStackOptions): Promise
   for (const [name, data] of Object.entries(await generatedTlsAssets(kc, namespace, STACK_NAME))) {
     await writeFile(join(certDir, name), data, { mode: 0o600 });
   }
-  const [prometheusPort, alertmanagerPort] = (await freePorts(2)) as [number, number];
+  const [prometheusPort, alertmanagerPort] = options.ports
+    ? [options.ports.prometheus, options.ports.alertmanager]
+    : ((await freePorts(2)) as [number, number]);
   const prometheusFile = join(options.dir, 'prometheus.yaml');
   const alertmanagerFile = join(options.dir, 'alertmanager.yaml');
   await writeFile(

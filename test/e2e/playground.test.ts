@@ -1,4 +1,5 @@
-// End to end: `npm start -- --fast` runs the whole loop, and every scenario heals by its own action, touching nothing else.
+// End to end: `npm start -- --fast` runs the whole loop, every scenario heals by its own action, touching nothing else,
+// and a bad release walks the escalation chain to a human.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import test from 'ava';
+import { BAD_RELEASE, runBadRelease } from '../../playground/bad-release.ts';
 import { runScenario } from '../../playground/run-scenario.ts';
 import { SCENARIOS, type ScenarioName } from '../../playground/scenarios.ts';
 import { type PlaygroundState, readRunningState } from '../../playground/state.ts';
@@ -97,6 +99,22 @@ for (const name of ORDER) {
     },
   );
 }
+
+test.serial(
+  'bad-release: a failure no restart cures walks restart-pod → redeploy → scale, pages through Alertmanager and opens the breaker; fixed and cleared, the app settles',
+  async (t) => {
+    t.timeout((BAD_RELEASE.boundSeconds.fast + 240) * 1000);
+    if (!state) throw new Error('the playground did not start');
+    const lines: string[] = [];
+    const result = await runBadRelease({ state, profile: 'fast', print: (line) => lines.push(line) });
+    t.log(lines.join('\n'));
+    t.true(result.healed, result.reason);
+    t.true(
+      (result.breakerAfterSeconds ?? -1) > (result.actionAfterSeconds ?? 0),
+      'the breaker opened after acting',
+    );
+  },
+);
 
 test.serial('the functions themselves never restarted while healing the app', async (t) => {
   if (!state) throw new Error('the playground did not start');
