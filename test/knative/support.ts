@@ -109,8 +109,6 @@ export type Received = {
   type: string;
   id: string;
   source: string;
-  /** The Broker's hop counter (knativebrokerttl), decremented on every reply it takes back. */
-  ttl: string | undefined;
   headers: IncomingHttpHeaders;
   body: string;
   /** What the tap answered (its own status, or the function's). */
@@ -147,7 +145,6 @@ export async function startTap(options: { forward?: string; status?: number } = 
         type: header('ce-type') ?? '',
         id: header('ce-id') ?? '',
         source: header('ce-source') ?? '',
-        ttl: header('ce-knativebrokerttl'),
         headers: req.headers,
         body,
         status: 0,
