@@ -2,41 +2,39 @@
 // overlay's Broker and Triggers become Ready, the router with SELFHEAL_SINK=knative posts to the real Broker ingress,
 // the Triggers deliver each event to its action by type, and a failing delivery is retried as the Broker's delivery
 // spec says.
+import { randomBytes } from 'node:crypto';
 import { AppsV1Api } from '@kubernetes/client-node';
-import test, { type ExecutionContext } from 'ava';
-import { loadRouterConfig } from '../../functions/lib/config.ts';
-import { createLogger } from '../../functions/lib/log.ts';
-import { startFunction } from '../../functions/lib/runtime.ts';
-import { redeploy } from '../../functions/redeploy/redeploy.ts';
-import { restartPod } from '../../functions/restart-pod/restart-pod.ts';
-import { routerFunction } from '../../functions/router/index.ts';
-import { scale } from '../../functions/scale/scale.ts';
+import test from 'ava';
 import {
   alertEvent,
   createDeployment,
   podsOf,
   sendEvent,
-  startAction,
   waitForPods,
 } from '../../functions/test-helpers.ts';
 import { publishService } from '../../playground/knative/serving.ts';
 import { eventually } from '../helpers/wait.ts';
 import {
+  ACTIONS,
+  type Action,
   applyOverlay,
+  BROKER_ADDRESS,
+  DEMO,
   type KnativeEnv,
+  NS,
+  notify,
   overlayObjects,
   readKnative,
+  startActions,
   startKnativeEnv,
+  startRouter,
   startTap,
   type Tap,
+  type WebhookAlert,
   waitForReady,
 } from './support.ts';
 
-const NS = 'selfheal';
-const DEMO = 'demo';
 const TOKEN = 'knative-test-token';
-const BROKER_ADDRESS = 'http://broker-ingress.knative-eventing.svc.cluster.local/selfheal/selfheal';
-const silent = createLogger('test', 'silent');
 
 let env: KnativeEnv;
 test.before(async () => {
@@ -47,81 +45,16 @@ test.after.always(async () => {
   await env?.stop();
 });
 
-const ACTIONS = { 'restart-pod': restartPod, redeploy, scale } as const;
-type Action = keyof typeof ACTIONS;
-
-/** The three actions, each behind a tap, published as their Knative Services. */
-async function startActions(t: ExecutionContext): Promise<Record<Action, Tap>> {
-  const taps = {} as Record<Action, Tap>;
-  for (const [name, logic] of Object.entries(ACTIONS) as [Action, (typeof ACTIONS)[Action]][]) {
-    const token = await env.cluster.mintToken(NS, name);
-    const url = await startAction(t, name, logic, DEMO, {
-      kubeConfig: env.cluster.kubeConfigForToken(token, NS),
-      env: { SELFHEAL_NAMESPACES: DEMO },
-    });
-    const tap = await startTap({ forward: url });
-    t.teardown(() => tap.close());
-    await publishService(env.kc, env.eventing.dns, NS, name, tap.endpoint);
-    taps[name] = tap;
-  }
-  return taps;
-}
-
-async function startRouter(t: ExecutionContext): Promise<string> {
-  const config = loadRouterConfig({
-    SELFHEAL_WEBHOOK_TOKEN: TOKEN,
-    SELFHEAL_SINK: 'knative',
-    // The Broker's address as Knative publishes it, reached here through the cluster-DNS stand-in.
-    K_SINK: env.eventing.localUrl(BROKER_ADDRESS),
-    SELFHEAL_NAMESPACES: DEMO,
-    SELFHEAL_ACTION_AUTH: 'platform',
-  });
-  const mod = routerFunction({ config: () => config, log: silent });
-  const running = await startFunction(mod, {
-    name: 'router',
-    host: '127.0.0.1',
-    port: 0,
-    bodyLimit: config.maxBodyBytes,
-    log: silent,
-  });
-  t.teardown(() => running.close());
-  return running.url;
-}
-
-function alert(action: Action, alertname: string, labels: Record<string, string>) {
+function alert(action: Action, alertname: string, labels: Record<string, string>): WebhookAlert {
   return {
-    status: 'firing',
-    labels: { alertname, action, namespace: DEMO, severity: 'critical', ...labels },
-    annotations: { summary: `${alertname} in a test` },
+    labels: { alertname, action, ...labels },
     startsAt: new Date().toISOString(),
-    endsAt: '0001-01-01T00:00:00Z',
-    generatorURL: '',
-    fingerprint: Math.random().toString(16).slice(2, 18),
+    fingerprint: randomBytes(8).toString('hex'),
   };
 }
 
-async function notify(routerUrl: string, alerts: ReturnType<typeof alert>[]) {
-  const res = await fetch(routerUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({
-      version: '4',
-      groupKey: `{}:{alertname="${alerts[0]?.labels.alertname}"}`,
-      truncatedAlerts: 0,
-      status: 'firing',
-      receiver: 'selfheal-router',
-      groupLabels: {},
-      commonLabels: {},
-      commonAnnotations: {},
-      externalURL: 'http://alertmanager.test',
-      alerts,
-    }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
 test.serial("the overlay's Broker and its Triggers become Ready on Knative Eventing", async (t) => {
-  await startActions(t);
+  await startActions(t, env);
   const broker = await waitForReady(env.kc, 'brokers', NS, 'selfheal');
   t.is(broker.status?.address?.url, BROKER_ADDRESS);
   for (const name of Object.keys(ACTIONS)) {
@@ -139,11 +72,11 @@ test.serial(
       await createDeployment(env.kc, DEMO, name, { replicas: 2 });
     const [victim] = await waitForPods(env.kc, DEMO, 'web-a', 2);
     await waitForPods(env.kc, DEMO, 'web-c', 2);
-    const taps = await startActions(t);
+    const taps = await startActions(t, env);
     for (const name of Object.keys(ACTIONS)) await waitForReady(env.kc, 'triggers', NS, name);
-    const router = await startRouter(t);
+    const router = await startRouter(t, env, TOKEN);
 
-    const answer = await notify(router, [
+    const answer = await notify(router, TOKEN, [
       alert('restart-pod', 'PodNotReady', { pod: victim?.metadata?.name as string }),
       alert('redeploy', 'PodCrashLooping', { deployment: 'web-b' }),
       alert('scale', 'HighCPUUsage', { deployment: 'web-c' }),
@@ -180,7 +113,7 @@ test.serial(
 );
 
 test.serial("a failing action is retried as the Broker's delivery spec says", async (t) => {
-  const taps = await startActions(t);
+  const taps = await startActions(t, env);
   const failing = await startTap({ status: 503 });
   t.teardown(() => failing.close());
   await publishService(env.kc, env.eventing.dns, NS, 'scale', failing.endpoint);

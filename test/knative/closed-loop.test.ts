@@ -4,44 +4,34 @@
 // plain result reply goes back into the Broker too: a Trigger of this test sees each one, and no action ever receives
 // one, so no reply loops.
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
-import { loadRouterConfig } from '../../functions/lib/config.ts';
 import { readEpisodes } from '../../functions/lib/episodes.ts';
-import { createLogger } from '../../functions/lib/log.ts';
-import { startFunction } from '../../functions/lib/runtime.ts';
-import { redeploy } from '../../functions/redeploy/redeploy.ts';
-import { restartPod } from '../../functions/restart-pod/restart-pod.ts';
-import { routerFunction } from '../../functions/router/index.ts';
-import { scale } from '../../functions/scale/scale.ts';
-import {
-  createDeployment,
-  markReady,
-  podsOf,
-  startAction,
-  waitForPods,
-} from '../../functions/test-helpers.ts';
+import { createDeployment, markReady, podsOf, rolledOut, waitForPods } from '../../functions/test-helpers.ts';
 import { applyObjects } from '../../playground/knative/eventing.ts';
-import { publishService } from '../../playground/knative/serving.ts';
 import { eventually } from '../helpers/wait.ts';
 import {
+  ACTIONS,
+  type Action,
   applyOverlay,
+  DEMO,
   type KnativeEnv,
+  NS,
+  notify,
   overlayObjects,
   type Received,
+  startActions,
   startKnativeEnv,
+  startRouter,
   startTap,
   type Tap,
+  type WebhookAlert,
   waitForReady,
 } from './support.ts';
 
-const NS = 'selfheal';
-const DEMO = 'demo';
 const TOKEN = 'knative-loop-token';
-const BROKER_ADDRESS = 'http://broker-ingress.knative-eventing.svc.cluster.local/selfheal/selfheal';
 const RESULTS_HOST = 'results.selfheal.svc.cluster.local';
 const RESULT = 'dev.selfheal.result';
-const silent = createLogger('test', 'silent');
 
 let env: KnativeEnv;
 let results: Tap;
@@ -69,101 +59,23 @@ test.after.always(async () => {
   await env?.stop();
 });
 
-const ACTIONS = { 'restart-pod': restartPod, redeploy, scale } as const;
-type Action = keyof typeof ACTIONS;
-
 async function startLoop(t: ExecutionContext): Promise<{ router: string; taps: Record<Action, Tap> }> {
-  const taps = {} as Record<Action, Tap>;
-  for (const [name, logic] of Object.entries(ACTIONS) as [Action, (typeof ACTIONS)[Action]][]) {
-    const token = await env.cluster.mintToken(NS, name);
-    const url = await startAction(t, name, logic, DEMO, {
-      kubeConfig: env.cluster.kubeConfigForToken(token, NS),
-      env: { SELFHEAL_NAMESPACES: DEMO, SELFHEAL_VERIFY_SECONDS: '600' },
-    });
-    const tap = await startTap({ forward: url });
-    t.teardown(() => tap.close());
-    await publishService(env.kc, env.eventing.dns, NS, name, tap.endpoint);
-    taps[name] = tap;
-  }
+  const taps = await startActions(t, env, { SELFHEAL_VERIFY_SECONDS: '600' });
   for (const name of [...Object.keys(ACTIONS), 'resolved', 'results-observer'])
     await waitForReady(env.kc, 'triggers', NS, name);
-  const config = loadRouterConfig({
-    SELFHEAL_WEBHOOK_TOKEN: TOKEN,
-    SELFHEAL_SINK: 'knative',
-    K_SINK: env.eventing.localUrl(BROKER_ADDRESS),
-    SELFHEAL_NAMESPACES: DEMO,
-    SELFHEAL_ACTION_AUTH: 'platform',
-  });
-  const mod = routerFunction({ config: () => config, log: silent });
-  const running = await startFunction(mod, {
-    name: 'router',
-    host: '127.0.0.1',
-    port: 0,
-    bodyLimit: config.maxBodyBytes,
-    log: silent,
-  });
-  t.teardown(() => running.close());
-  return { router: running.url, taps };
+  return { router: await startRouter(t, env, TOKEN), taps };
 }
 
 type Instance = { pod: string; fingerprint: string; startsAt: string; endsAt?: string };
-
-async function notify(router: string, alerts: Instance[], status: 'firing' | 'resolved' = 'firing') {
-  const res = await fetch(router, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({
-      version: '4',
-      status,
-      receiver: 'selfheal-router',
-      groupKey: '{}:{alertname="HighMemoryUsage"}',
-      truncatedAlerts: 0,
-      groupLabels: { alertname: 'HighMemoryUsage' },
-      commonLabels: {},
-      commonAnnotations: {},
-      externalURL: 'http://alertmanager.invalid',
-      alerts: alerts.map((a) => ({
-        status,
-        labels: {
-          alertname: 'HighMemoryUsage',
-          severity: 'critical',
-          namespace: DEMO,
-          pod: a.pod,
-          action: 'restart-pod',
-        },
-        annotations: {},
-        startsAt: a.startsAt,
-        endsAt: a.endsAt ?? '0001-01-01T00:00:00Z',
-        generatorURL: '',
-        fingerprint: a.fingerprint,
-      })),
-    }),
-  });
-  return { status: res.status, body: (await res.json()) as { results: Array<Record<string, unknown>> } };
-}
+const highMemory = (i: Instance): WebhookAlert => ({
+  labels: { alertname: 'HighMemoryUsage', pod: i.pod, action: 'restart-pod' },
+  fingerprint: i.fingerprint,
+  startsAt: i.startsAt,
+  ...(i.endsAt ? { endsAt: i.endsAt } : {}),
+});
 
 const ready = (p: { status?: { conditions?: { type: string; status: string }[] } }) =>
   p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-
-// Plays the kubelet for web: its pods report Ready until the rollout finished with `replicas`.
-async function rolledOut(kc: KubeConfig, replicas: number): Promise<void> {
-  await eventually(
-    `web rolled out with ${replicas} replicas`,
-    async () => {
-      for (const pod of await podsOf(kc, DEMO, 'web'))
-        if (!ready(pod)) await markReady(kc, DEMO, [pod]).catch(() => undefined);
-      const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: DEMO, name: 'web' });
-      const s = d.status;
-      return (
-        (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-        s?.updatedReplicas === replicas &&
-        s?.availableReplicas === replicas &&
-        s?.replicas === replicas
-      );
-    },
-    { timeoutMs: 60_000 },
-  );
-}
 
 const types = (received: Received[]) => received.map((r) => r.type);
 
@@ -181,7 +93,7 @@ test.serial(
       fingerprint: randomBytes(8).toString('hex'),
       startsAt: new Date(now - 120_000).toISOString(),
     };
-    const fired = await notify(router, [first]);
+    const fired = await notify(router, TOKEN, [highMemory(first)]);
     t.is(fired.status, 200, JSON.stringify(fired.body));
     const replacement = await eventually('the replacement pod', async () => {
       const pods = await podsOf(env.kc, DEMO, 'web');
@@ -200,7 +112,7 @@ test.serial(
       fingerprint: randomBytes(8).toString('hex'),
       startsAt: new Date(now - 10_000).toISOString(),
     };
-    const returned = await notify(router, [second]);
+    const returned = await notify(router, TOKEN, [highMemory(second)]);
     t.is(returned.status, 200, JSON.stringify(returned.body));
     const [escalation] = await eventually('redeploy receives the escalation', () =>
       taps.redeploy.received.length > 0 ? taps.redeploy.received : undefined,
@@ -218,14 +130,12 @@ test.serial(
     );
 
     // 3. The rollout finishes; both instances resolve: the resolution reaches restart-pod through its Trigger.
-    await rolledOut(env.kc, 2);
+    await rolledOut(env.kc, DEMO, 'web', 2);
     const endsAt = new Date().toISOString();
     const resolved = await notify(
       router,
-      [
-        { ...first, endsAt },
-        { ...second, endsAt },
-      ],
+      TOKEN,
+      [highMemory({ ...first, endsAt }), highMemory({ ...second, endsAt })],
       'resolved',
     );
     t.is(resolved.status, 200, JSON.stringify(resolved.body));

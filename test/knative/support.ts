@@ -4,11 +4,24 @@
 import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { ExecutionContext } from 'ava';
+import { loadRouterConfig } from '../../functions/lib/config.ts';
+import { createLogger } from '../../functions/lib/log.ts';
+import { startFunction } from '../../functions/lib/runtime.ts';
+import { redeploy } from '../../functions/redeploy/redeploy.ts';
+import { restartPod } from '../../functions/restart-pod/restart-pod.ts';
+import { routerFunction } from '../../functions/router/index.ts';
+import { scale } from '../../functions/scale/scale.ts';
+import { postWebhook, startAction, type WebhookAlert } from '../../functions/test-helpers.ts';
+
+export type { WebhookAlert };
+
 import { type K8sObject, render } from '../../manifests/render.ts';
 import type { ControlPlane } from '../../playground/cluster/control-plane.ts';
 import { startControlPlane } from '../../playground/cluster/control-plane.ts';
 import type { Endpoint } from '../../playground/knative/cluster-dns.ts';
 import { applyObjects, type Eventing, startEventing } from '../../playground/knative/eventing.ts';
+import { publishService } from '../../playground/knative/serving.ts';
 import { eventually } from '../helpers/wait.ts';
 
 export type KnativeEnv = { cluster: ControlPlane; eventing: Eventing; kc: KubeConfig; stop(): Promise<void> };
@@ -205,4 +218,73 @@ export async function startTap(options: { forward?: string; status?: number } = 
         server.close(() => resolve());
       }),
   };
+}
+
+/** The Knative overlay's namespaces and the Broker's address as Knative publishes it. */
+export const NS = 'selfheal';
+export const DEMO = 'demo';
+export const BROKER_ADDRESS = 'http://broker-ingress.knative-eventing.svc.cluster.local/selfheal/selfheal';
+
+export const ACTIONS = { 'restart-pod': restartPod, redeploy, scale } as const;
+export type Action = keyof typeof ACTIONS;
+
+/**
+ * The three actions, each with its own ServiceAccount and a tap in front, published as their Knative Services so the
+ * Triggers deliver to them.
+ */
+export async function startActions(
+  t: ExecutionContext,
+  env: KnativeEnv,
+  extraEnv: Record<string, string> = {},
+): Promise<Record<Action, Tap>> {
+  const taps = {} as Record<Action, Tap>;
+  for (const [name, logic] of Object.entries(ACTIONS) as [Action, (typeof ACTIONS)[Action]][]) {
+    const token = await env.cluster.mintToken(NS, name);
+    const url = await startAction(t, name, logic, DEMO, {
+      kubeConfig: env.cluster.kubeConfigForToken(token, NS),
+      env: { SELFHEAL_NAMESPACES: DEMO, ...extraEnv },
+    });
+    const tap = await startTap({ forward: url });
+    t.teardown(() => tap.close());
+    await publishService(env.kc, env.eventing.dns, NS, name, tap.endpoint);
+    taps[name] = tap;
+  }
+  return taps;
+}
+
+/** The router with SELFHEAL_SINK=knative, posting to the Broker's address (reached through the cluster-DNS stand-in). */
+export async function startRouter(t: ExecutionContext, env: KnativeEnv, token: string): Promise<string> {
+  const config = loadRouterConfig({
+    SELFHEAL_WEBHOOK_TOKEN: token,
+    SELFHEAL_SINK: 'knative',
+    K_SINK: env.eventing.localUrl(BROKER_ADDRESS),
+    SELFHEAL_NAMESPACES: DEMO,
+    SELFHEAL_ACTION_AUTH: 'platform',
+  });
+  const log = createLogger('router', 'silent');
+  const mod = routerFunction({ config: () => config, log });
+  const running = await startFunction(mod, {
+    name: 'router',
+    host: '127.0.0.1',
+    port: 0,
+    bodyLimit: config.maxBodyBytes,
+    log,
+  });
+  t.teardown(() => running.close());
+  return running.url;
+}
+
+/** Posts an Alertmanager webhook of alerts in the demo namespace. */
+export function notify(
+  routerUrl: string,
+  token: string,
+  alerts: WebhookAlert[],
+  status: 'firing' | 'resolved' = 'firing',
+) {
+  return postWebhook(
+    routerUrl,
+    token,
+    alerts.map((a) => ({ ...a, labels: { namespace: DEMO, ...a.labels } })),
+    status,
+  );
 }
