@@ -24,7 +24,16 @@ import { redeploy } from './redeploy/redeploy.ts';
 import { restartPod } from './restart-pod/restart-pod.ts';
 import { routerFunction } from './router/index.ts';
 import { scale } from './scale/scale.ts';
-import { applyRbac, createDeployment, markReady, podsOf, startAction, waitForPods } from './test-helpers.ts';
+import {
+  applyRbac,
+  createDeployment,
+  markReady,
+  podsOf,
+  postWebhook,
+  rolledOut,
+  startAction,
+  waitForPods,
+} from './test-helpers.ts';
 
 const TOKEN = 'closed-loop-webhook-token';
 const run = promisify(execFile);
@@ -71,39 +80,23 @@ async function startLoop(t: ExecutionContext, ns: string, time: Clock, env: Reco
 
 type AlertShape = { pod: string; fingerprint: string; startsAt: string; endsAt?: string };
 
-// An Alertmanager webhook (version 4) as the production routing sends it: the rule's labels, one group.
-async function notify(
+// An Alertmanager webhook of the production routing: the rule's labels, one group.
+function notify(
   routerUrl: string,
   alertname: string,
   ns: string,
   alerts: AlertShape[],
   status: 'firing' | 'resolved' = 'firing',
 ) {
-  const res = await fetch(routerUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({
-      version: '4',
-      status,
-      receiver: 'selfheal-router',
-      groupKey: `{}:{alertname="${alertname}"}`,
-      truncatedAlerts: 0,
-      groupLabels: { alertname },
-      commonLabels: {},
-      commonAnnotations: {},
-      externalURL: 'http://alertmanager.invalid',
-      alerts: alerts.map((a) => ({
-        status,
-        labels: { alertname, severity: 'critical', namespace: ns, pod: a.pod, action: 'restart-pod' },
-        annotations: {},
-        startsAt: a.startsAt,
-        endsAt: a.endsAt ?? '0001-01-01T00:00:00Z',
-        generatorURL: '',
-        fingerprint: a.fingerprint,
-      })),
-    }),
-  });
-  return { status: res.status, body: (await res.json()) as { results: Array<Record<string, unknown>> } };
+  return postWebhook(
+    routerUrl,
+    TOKEN,
+    alerts.map(({ pod, ...a }) => ({
+      ...a,
+      labels: { alertname, namespace: ns, pod, action: 'restart-pod' },
+    })),
+    status,
+  );
 }
 
 const fingerprint = () => randomBytes(8).toString('hex');
@@ -112,24 +105,6 @@ const secondsAgo = (s: number, time: Clock) => new Date(time.now().getTime() - s
 async function annotations(kc: KubeConfig, ns: string) {
   const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'web' });
   return d.metadata?.annotations ?? {};
-}
-
-// Plays the kubelet: every pod of web reports Ready until the Deployment's rollout has finished with `replicas`.
-async function rolledOut(kc: KubeConfig, ns: string, replicas: number): Promise<void> {
-  await eventually(`web rolled out with ${replicas} replicas`, async () => {
-    for (const pod of await podsOf(kc, ns, 'web')) {
-      const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      if (!ready) await markReady(kc, ns, [pod]).catch(() => undefined);
-    }
-    const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'web' });
-    const s = d.status;
-    return (
-      (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-      s?.updatedReplicas === replicas &&
-      s?.availableReplicas === replicas &&
-      s?.replicas === replicas
-    );
-  });
 }
 
 async function reasons(kc: KubeConfig, ns: string): Promise<string[]> {
@@ -225,7 +200,7 @@ test('an alert that returns after a verified restart escalates to redeploy; its 
   t.true((await reasons(kc, ns)).includes('Escalated'));
 
   // The rollout of the redeploy finishes (the test plays the kubelet reporting the new pods Ready): it is verified.
-  await rolledOut(kc, ns, 2);
+  await rolledOut(kc, ns, 'web', 2);
   // Both instances resolve: the router tells restart-pod, which closes the episode once neither fires.
   const endsAt = time.now().toISOString();
   const resolved = await notify(
@@ -372,7 +347,7 @@ test('a failure no action cures walks restart-pod → redeploy → scale, trips 
   // A person fixes the release (its pods become Ready) and clears the breaker with the documented command; the next
   // alert is acted on again, as a new episode. (Until then the pods the loop left unready decide which pod restart-pod
   // may take: a ready one only while enough others are available.)
-  await rolledOut(kc, ns, 3);
+  await rolledOut(kc, ns, 'web', 3);
   await run(cluster.binaries.kubectl, [
     `--kubeconfig=${cluster.kubeconfigPath}`,
     'annotate',

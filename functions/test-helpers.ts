@@ -341,3 +341,68 @@ export async function finishDeletion(kc: KubeConfig, namespace: string, name: st
     .deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 })
     .catch(() => {});
 }
+
+const isReady = (pod: V1Pod) =>
+  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+
+// Plays the kubelet: every pod of `name` reports Ready until the Deployment's rollout has finished with `replicas`.
+export async function rolledOut(kc: KubeConfig, ns: string, name: string, replicas: number): Promise<void> {
+  await eventually(
+    `${name} rolled out with ${replicas} replicas`,
+    async () => {
+      for (const pod of await podsOf(kc, ns, name))
+        if (!isReady(pod)) await markReady(kc, ns, [pod]).catch(() => undefined);
+      const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name });
+      const s = d.status;
+      return (
+        (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+        s?.updatedReplicas === replicas &&
+        s?.availableReplicas === replicas &&
+        s?.replicas === replicas
+      );
+    },
+    { timeoutMs: 60_000 },
+  );
+}
+
+export type WebhookAlert = {
+  labels: Record<string, string>;
+  fingerprint: string;
+  startsAt: string;
+  endsAt?: string;
+};
+
+// An Alertmanager webhook (version 4) as the production routing sends it, one group, posted with the router's token.
+export async function postWebhook(
+  routerUrl: string,
+  token: string,
+  alerts: WebhookAlert[],
+  status: 'firing' | 'resolved' = 'firing',
+): Promise<{ status: number; body: { results: Array<Record<string, unknown>> } }> {
+  const alertname = alerts[0]?.labels.alertname ?? 'Test';
+  const res = await fetch(routerUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      version: '4',
+      status,
+      receiver: 'selfheal-router',
+      groupKey: `{}:{alertname="${alertname}"}`,
+      truncatedAlerts: 0,
+      groupLabels: { alertname },
+      commonLabels: {},
+      commonAnnotations: {},
+      externalURL: 'http://alertmanager.invalid',
+      alerts: alerts.map((a) => ({
+        status,
+        labels: { severity: 'critical', ...a.labels },
+        annotations: {},
+        startsAt: a.startsAt,
+        endsAt: a.endsAt ?? '0001-01-01T00:00:00Z',
+        generatorURL: '',
+        fingerprint: a.fingerprint,
+      })),
+    }),
+  });
+  return { status: res.status, body: (await res.json()) as { results: Array<Record<string, unknown>> } };
+}

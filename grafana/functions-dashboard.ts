@@ -7,6 +7,18 @@ import { DATASOURCE, dashboard, METRICS, numberPanels, query, sel, timeseries } 
 
 export const FUNCTIONS_UID = 'selfheal-functions';
 
+/**
+ * The queue-proxy's request histogram under both of its names: kn.queueproxy.app.duration in Knative 1.19 and 1.20,
+ * kn.serving.invocation.duration from 1.21 (knative/serving pkg/queue/request_metric.go), as Prometheus names them.
+ */
+export const KNATIVE_REQUESTS = {
+  count: 'kn_queueproxy_app_duration_seconds_count|kn_serving_invocation_duration_seconds_count',
+  bucket: 'kn_queueproxy_app_duration_seconds_bucket|kn_serving_invocation_duration_seconds_bucket',
+} as const;
+
+/** The queue-proxies of selfheal's Knative Services: their resource attributes are on target_info only. */
+const KNATIVE_TARGET = `target_info${sel('k8s_namespace_name="selfheal"', 'kn_service_name!=""')}`;
+
 export function functionsDashboard(): Dashboard {
   const builder = dashboard({
     uid: FUNCTIONS_UID,
@@ -84,19 +96,37 @@ export function functionsDashboard(): Dashboard {
     .withRow(new RowBuilder('Knative'))
     .withPanel(
       timeseries(
-        'Knative requests (1.19 and later)',
-        "Requests per Knative service by status, from the queue-proxy's OpenTelemetry histogram kn.serving.invocation.duration; the service and namespace are resource attributes, found on target_info.",
+        'Knative requests',
+        "Requests per Knative service by status, from the queue-proxy's OpenTelemetry histogram (Knative 1.19-1.20: kn.queueproxy.app.duration; 1.21 and later: kn.serving.invocation.duration), scraped on port 9091; the service and namespace are resource attributes, joined from target_info.",
         'reqps',
       )
-        .span(12)
+        .span(8)
         .withTarget(
           query(
             'sum by (kn_service_name, http_response_status_code) (\n' +
-              `    rate(kn_serving_invocation_duration_seconds_count${sel()}[$__rate_interval])\n` +
+              `    rate(${sel(`__name__=~"${KNATIVE_REQUESTS.count}"`)}[$__rate_interval])\n` +
               '  * on (job, instance) group_left (kn_service_name)\n' +
-              `    target_info${sel('k8s_namespace_name="selfheal"')}\n` +
+              `    ${KNATIVE_TARGET}\n` +
               ')',
             '{{kn_service_name}} {{http_response_status_code}}',
+          ),
+        ),
+    )
+    .withPanel(
+      timeseries(
+        'Knative request latency p95',
+        'Time the queue-proxy measured per request to the function, per Knative service (1.19 and later; 1.19 and 1.20 record whole seconds, so a request under a second counts as 0 s).',
+        's',
+      )
+        .span(8)
+        .withTarget(
+          query(
+            'histogram_quantile(0.95, sum by (kn_service_name, le) (\n' +
+              `    rate(${sel(`__name__=~"${KNATIVE_REQUESTS.bucket}"`)}[$__rate_interval])\n` +
+              '  * on (job, instance) group_left (kn_service_name)\n' +
+              `    ${KNATIVE_TARGET}\n` +
+              '))',
+            '{{kn_service_name}}',
           ),
         ),
     )
@@ -106,7 +136,7 @@ export function functionsDashboard(): Dashboard {
         'Requests per Knative service by status class (OpenCensus).',
         'reqps',
       )
-        .span(12)
+        .span(8)
         .withTarget(
           query(
             `sum by (service_name, response_code_class) (rate(revision_request_count${sel('namespace_name="selfheal"')}[$__rate_interval]))`,

@@ -127,6 +127,7 @@ test('together the dashboards cover app health, alerts, functions, actions and t
     'faas_execution_latency_bucket',
     'gateway_function_invocation_total',
     'kn_serving_invocation_duration_seconds_count',
+    'kn_queueproxy_app_duration_seconds_count',
     'revision_request_count',
     'selfheal_action_decisions_total',
     'selfheal_router_alerts_total',

@@ -119,6 +119,25 @@ test('the PodMonitors scrape opted-in workloads and the functions with the produ
     ),
     'no gateway to scrape on Knative',
   );
+
+  // On Knative, the queue-proxy's request metrics (port 9091) with the knative-queue-proxy job's relabelling.
+  const knative = await render(EXAMPLES.knative);
+  const queueProxy = named(knative, 'PodMonitor', RESOURCE_NAMES.queueProxy);
+  t.deepEqual(specOf(queueProxy).namespaceSelector, { matchNames: ['selfheal'] });
+  const queueProxyEndpoint = (
+    specOf(queueProxy).podMetricsEndpoints as { relabelings: Record<string, unknown>[] }[]
+  )[0];
+  t.deepEqual(back(queueProxyEndpoint?.relabelings ?? []), jobRelabels(JOB_NAMES.knativeQueueProxy));
+  t.false(
+    objects.some((o) => o.kind === 'PodMonitor' && o.metadata.name === RESOURCE_NAMES.queueProxy),
+    'no queue-proxy to scrape on OpenFaaS',
+  );
+  const admitted = knative.find(
+    (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'cluster-monitoring-queue-proxy',
+  );
+  t.deepEqual((specOf(admitted as K8sObject).ingress as { ports: { port: number }[] }[])[0]?.ports, [
+    { port: 9091 },
+  ]);
 });
 
 for (const [platform, tree] of Object.entries(EXAMPLES) as [keyof typeof EXAMPLES, string][]) {

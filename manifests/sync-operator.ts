@@ -5,7 +5,12 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { openfaasResources, operatorResources, RESOURCE_NAMES } from '../stack/operator/resources.ts';
+import {
+  knativeResources,
+  openfaasResources,
+  operatorResources,
+  RESOURCE_NAMES,
+} from '../stack/operator/resources.ts';
 import { loadStack } from '../stack/source.ts';
 import { ROUTER_URLS } from './sync-config.ts';
 
@@ -117,6 +122,11 @@ export async function renderOperatorFiles(): Promise<Map<string, string>> {
     `${COMPONENT}/openfaas/gateway-podmonitor.yaml`,
     banner('stack/prometheus/prometheus.yml (job openfaas-gateway)') +
       documents(openfaasResources(source, options)),
+  );
+  files.set(
+    `${COMPONENT}/knative/queue-proxy-podmonitor.yaml`,
+    banner('stack/prometheus/prometheus.yml (job knative-queue-proxy)') +
+      documents(knativeResources(source, options)),
   );
   for (const [platform, url] of Object.entries(ROUTER_URLS)) {
     files.set(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes, etcd, Prometheus, Alertmanager and prometheus-operator binaries the tests and playground run, from their Go modules, cached by version.
+# Builds the Kubernetes, etcd, Prometheus, Alertmanager, prometheus-operator and Knative Eventing binaries the tests and playground run, from their Go modules, cached by version.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.35.4}"
@@ -8,6 +8,10 @@ KSM_VERSION="${KSM_VERSION:-v2.18.0}"
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 ALERTMANAGER_VERSION="${ALERTMANAGER_VERSION:-v0.35.0}"
 PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
+# Knative Eventing 1.20 (its module is versioned v0.x); the proxy refuses this module's version list: keep it pinned.
+KNATIVE_EVENTING_VERSION="${KNATIVE_EVENTING_VERSION:-v0.47.0}"
+# Knative Serving of the same release (1.20): only its Service CRD and roles, since Serving itself cannot run here.
+KNATIVE_SERVING_VERSION="${KNATIVE_SERVING_VERSION:-v0.47.0}"
 
 CACHE_ROOT="${SELFHEAL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/selfheal}"
 BIN_DIR="$CACHE_ROOT/bin"
@@ -183,6 +187,46 @@ prometheus_operator() {
   with_progress prometheus-operator build_operator
 }
 
+knative_eventing() {
+  local out="$BIN_DIR/knative-eventing-$KNATIVE_EVENTING_VERSION"
+  local bins=(controller webhook mtchannel_broker ingress filter channel_controller channel_dispatcher)
+  if have_all "$out" "${bins[@]}"; then
+    say "knative-eventing $KNATIVE_EVENTING_VERSION: cached"
+  else
+    need_go "knative-eventing"
+    say "knative-eventing $KNATIVE_EVENTING_VERSION: cold build (seven commands: about 10-30 min on 2 cores)"
+    # What a channel-based Broker needs: the core controller and webhook, the multi-tenant channel Broker's
+    # controller, ingress and filter, and the in-memory channel's controller and dispatcher. The module's go.mod has
+    # no replace lines, so a wrapper module builds it.
+    local module=knative.dev/eventing
+    with_progress knative-eventing build_module knative-eventing "$module" "$KNATIVE_EVENTING_VERSION" "$out" \
+      "$module/cmd/controller" "$module/cmd/webhook" "$module/cmd/mtchannel_broker" \
+      "$module/cmd/broker/ingress" "$module/cmd/broker/filter" \
+      "$module/cmd/in_memory/channel_controller" "$module/cmd/in_memory/channel_dispatcher"
+  fi
+  knative_config "$out"
+}
+
+# The config the components are installed with, from the modules: Eventing's core, channel-based Broker and in-memory
+# channel (CRDs, roles, ConfigMaps, Deployments, webhooks), and from Serving (same release) the Service CRD and the
+# roles that let Eventing resolve and bind Knative Services.
+knative_config() {
+  local out="$1"
+  [ -d "$out/config/core" ] && [ -d "$out/config/serving" ] && return 0
+  need_go "knative-eventing config"
+  local eventing serving
+  eventing=$(go mod download -json "knative.dev/eventing@$KNATIVE_EVENTING_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  serving=$(go mod download -json "knative.dev/serving@$KNATIVE_SERVING_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$out/config.tmp" && mkdir -p "$out/config.tmp/serving"
+  cp -r "$eventing/config/core" "$eventing/config/brokers/mt-channel-broker" "$eventing/config/channels/in-memory-channel" \
+    "$out/config.tmp/"
+  cp "$serving/config/core/300-resources/service.yaml" "$serving/config/core/200-roles/addressable-resolvers-clusterrole.yaml" \
+    "$serving/config/core/200-roles/podspecable-bindings-clusterrole.yaml" "$out/config.tmp/serving/"
+  chmod -R u+w "$out/config.tmp"
+  rm -rf "$out/config" && mv "$out/config.tmp" "$out/config"
+  say "knative-eventing $KNATIVE_EVENTING_VERSION: config from the eventing and serving ($KNATIVE_SERVING_VERSION) modules"
+}
+
 # envtest convention: a folder that already holds etcd, kube-apiserver and kubectl.
 if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS" etcd kube-apiserver kubectl; then
   say "using etcd, kube-apiserver and kubectl from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
@@ -203,6 +247,15 @@ write_manifest() {
     echo "prometheus-operator=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/operator"
     echo "prometheus-config-reloader=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/prometheus-config-reloader"
     echo "prometheus-operator-crds=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
+    local kn="$BIN_DIR/knative-eventing-$KNATIVE_EVENTING_VERSION"
+    echo "knative-eventing-controller=$kn/controller"
+    echo "knative-eventing-webhook=$kn/webhook"
+    echo "knative-mtchannel-broker=$kn/mtchannel_broker"
+    echo "knative-broker-ingress=$kn/ingress"
+    echo "knative-broker-filter=$kn/filter"
+    echo "knative-imc-controller=$kn/channel_controller"
+    echo "knative-imc-dispatcher=$kn/channel_dispatcher"
+    echo "knative-eventing-config=$kn/config"
   } >"$CACHE_ROOT/binaries.env.tmp"
   mv "$CACHE_ROOT/binaries.env.tmp" "$CACHE_ROOT/binaries.env"
 }
@@ -211,7 +264,7 @@ write_manifest
 # Every target is attempted, so one failure does not hold back the others. Each runs in a subshell of its own with
 # `set -e` in force (calling it as `target || ...` would switch -e off inside it, hiding failed steps).
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(etcd kubernetes kube-state-metrics prometheus alertmanager prometheus-operator)
+[ ${#targets[@]} -eq 0 ] && targets=(etcd kubernetes kube-state-metrics prometheus alertmanager prometheus-operator knative-eventing)
 failed=()
 for t in "${targets[@]}"; do
   case "$t" in
@@ -221,7 +274,8 @@ for t in "${targets[@]}"; do
     prometheus) fn=prometheus ;;
     alertmanager) fn=alertmanager ;;
     prometheus-operator) fn=prometheus_operator ;;
-    *) die "unknown target '$t' (etcd, kubernetes, kube-state-metrics, prometheus, alertmanager, prometheus-operator)" ;;
+    knative-eventing) fn=knative_eventing ;;
+    *) die "unknown target '$t' (etcd, kubernetes, kube-state-metrics, prometheus, alertmanager, prometheus-operator, knative-eventing)" ;;
   esac
   set +e
   (set -e; "$fn")

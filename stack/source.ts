@@ -28,6 +28,7 @@ export const JOB_NAMES = {
   kubeStateMetrics: 'kube-state-metrics',
   cadvisor: 'kubernetes-cadvisor',
   openfaasGateway: 'openfaas-gateway',
+  knativeQueueProxy: 'knative-queue-proxy',
 } as const;
 
 /** The Alertmanager receiver that delivers to the selfheal router. */

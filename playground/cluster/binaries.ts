@@ -3,6 +3,17 @@ import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+/** What a channel-based Knative Broker needs: Eventing's controller and webhook, the Broker's, the in-memory channel's. */
+export const KNATIVE_EVENTING_BINARIES = [
+  'knative-eventing-controller',
+  'knative-eventing-webhook',
+  'knative-mtchannel-broker',
+  'knative-broker-ingress',
+  'knative-broker-filter',
+  'knative-imc-controller',
+  'knative-imc-dispatcher',
+] as const;
+
 export const BINARY_NAMES = [
   'etcd',
   'kube-apiserver',
@@ -16,6 +27,7 @@ export const BINARY_NAMES = [
   'amtool',
   'prometheus-operator',
   'prometheus-config-reloader',
+  ...KNATIVE_EVENTING_BINARIES,
 ] as const;
 export type BinaryName = (typeof BINARY_NAMES)[number];
 
@@ -152,4 +164,34 @@ export function resolveOperatorCrds(env: NodeJS.ProcessEnv = process.env): strin
     );
   }
   return files.sort().map((name) => join(dir as string, name));
+}
+
+/** The manifest key of the folder holding Knative Eventing's config/ (CRDs, roles, ConfigMaps, Deployments). */
+export const KNATIVE_EVENTING_CONFIG_KEY = 'knative-eventing-config';
+
+/** Knative Eventing's built commands and the module's config folder, or an error saying how to build them. */
+export function resolveKnativeEventing(env: NodeJS.ProcessEnv = process.env): {
+  binaries: Record<(typeof KNATIVE_EVENTING_BINARIES)[number], string>;
+  configDir: string;
+} {
+  const binaries = resolveBinaries(KNATIVE_EVENTING_BINARIES, env);
+  let dir: string | undefined;
+  try {
+    dir = parseManifest(readFileSync(manifestPath(env), 'utf8')).get(KNATIVE_EVENTING_CONFIG_KEY);
+  } catch {
+    dir = undefined;
+  }
+  let found = false;
+  try {
+    found = dir !== undefined && readdirSync(join(dir, 'core')).length > 0;
+  } catch {
+    found = false;
+  }
+  if (!dir || !found) {
+    throw new Error(
+      `Knative Eventing's config is missing (${dir ? `${dir}/core does not exist` : `${KNATIVE_EVENTING_CONFIG_KEY} is not listed in ${manifestPath(env)}`}). ` +
+        'Build it with `bash scripts/build-binaries.sh knative-eventing`.',
+    );
+  }
+  return { binaries, configDir: dir };
 }

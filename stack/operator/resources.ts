@@ -19,6 +19,7 @@ export const RESOURCE_NAMES = {
   workloads: 'selfheal-workloads',
   functions: 'selfheal-functions',
   gateway: 'openfaas-gateway',
+  queueProxy: 'knative-queue-proxy',
   alertmanagerConfig: 'selfheal',
 } as const;
 
@@ -131,6 +132,7 @@ function podMonitor(
 export function podMonitors(source: StackSource, options: OperatorOptions): OperatorObject[] {
   const pods = podJob(source, JOB_NAMES.pods);
   const gateway = podJob(source, JOB_NAMES.openfaasGateway);
+  const queueProxy = podJob(source, JOB_NAMES.knativeQueueProxy);
   const anyNamespace = { any: true };
   return [
     podMonitor(
@@ -157,6 +159,17 @@ export function podMonitors(source: StackSource, options: OperatorOptions): Oper
         namespaceSelector: gateway.namespaces ? { matchNames: gateway.namespaces } : anyNamespace,
       },
       gateway.relabelings,
+      source,
+      options,
+    ),
+    podMonitor(
+      RESOURCE_NAMES.queueProxy,
+      {
+        // Knative Serving's revision pods of the functions: the functions' label is on the revision template.
+        selector: { matchExpressions: [{ key: FUNCTION_LABEL, operator: 'Exists' }] },
+        namespaceSelector: queueProxy.namespaces ? { matchNames: queueProxy.namespaces } : anyNamespace,
+      },
+      queueProxy.relabelings,
       source,
       options,
     ),
@@ -257,11 +270,18 @@ export function alertmanagerConfig(source: StackSource, options: OperatorOptions
 }
 
 /** What selfheal needs from the operator on any platform: rules, scraping of workloads and functions, routing. */
+const PLATFORM_MONITORS: string[] = [RESOURCE_NAMES.gateway, RESOURCE_NAMES.queueProxy];
+
 export function operatorResources(source: StackSource, options: OperatorOptions): OperatorObject[] {
   const monitors = podMonitors(source, options).filter(
-    (object) => object.metadata.name !== RESOURCE_NAMES.gateway,
+    (object) => !PLATFORM_MONITORS.includes(object.metadata.name),
   );
   return [prometheusRule(source, options), ...monitors, alertmanagerConfig(source, options)];
+}
+
+/** What Knative adds: the queue-proxy's request metrics (port 9091). */
+export function knativeResources(source: StackSource, options: OperatorOptions): OperatorObject[] {
+  return podMonitors(source, options).filter((object) => object.metadata.name === RESOURCE_NAMES.queueProxy);
 }
 
 /** What OpenFaaS adds: the gateway's metrics. */

@@ -1,0 +1,290 @@
+// Test support for Knative Eventing run for real: a control plane of its own with Eventing installed from its module
+// (playground/knative), the Knative overlay applied to it, taps that record every request reaching a subscriber (and
+// pass it on to the real function, or answer it themselves), and the readiness of Knative objects.
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { ExecutionContext } from 'ava';
+import { loadRouterConfig } from '../../functions/lib/config.ts';
+import { createLogger } from '../../functions/lib/log.ts';
+import { startFunction } from '../../functions/lib/runtime.ts';
+import { redeploy } from '../../functions/redeploy/redeploy.ts';
+import { restartPod } from '../../functions/restart-pod/restart-pod.ts';
+import { routerFunction } from '../../functions/router/index.ts';
+import { scale } from '../../functions/scale/scale.ts';
+import { postWebhook, startAction, type WebhookAlert } from '../../functions/test-helpers.ts';
+
+export type { WebhookAlert };
+
+import { type K8sObject, render } from '../../manifests/render.ts';
+import type { ControlPlane } from '../../playground/cluster/control-plane.ts';
+import { startControlPlane } from '../../playground/cluster/control-plane.ts';
+import type { Endpoint } from '../../playground/knative/cluster-dns.ts';
+import { applyObjects, type Eventing, startEventing } from '../../playground/knative/eventing.ts';
+import { publishService } from '../../playground/knative/serving.ts';
+import { eventually } from '../helpers/wait.ts';
+
+export type KnativeEnv = { cluster: ControlPlane; eventing: Eventing; kc: KubeConfig; stop(): Promise<void> };
+
+/** A control plane of its own (Eventing is cluster-wide: CRDs, webhooks) with Knative Eventing running. */
+export async function startKnativeEnv(): Promise<KnativeEnv> {
+  const cluster = await startControlPlane();
+  try {
+    const eventing = await startEventing(cluster);
+    return {
+      cluster,
+      eventing,
+      kc: cluster.kubeConfig(),
+      stop: async () => {
+        await eventing.stop();
+        await cluster.stop();
+      },
+    };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
+
+/**
+ * The Knative overlay as a user applies it, without the monitoring stack's workloads (no node here runs them): its
+ * namespaces, identities and roles, network policies, Knative Services, Broker and Triggers.
+ */
+export async function overlayObjects(): Promise<K8sObject[]> {
+  return (await render('overlays/knative')).filter((o) => !WORKLOADS.has(o.kind));
+}
+
+export async function applyOverlay(cluster: ControlPlane, objects: K8sObject[]): Promise<void> {
+  // Namespaces first; the rest in the order kustomize renders.
+  const rank = (o: K8sObject) => (o.kind === 'Namespace' ? 0 : 1);
+  await applyObjects(
+    cluster,
+    [...objects].sort((a, b) => rank(a) - rank(b)),
+  );
+}
+
+type Condition = { type: string; status: string; reason?: string; message?: string };
+export type KnativeObject = {
+  metadata?: { name?: string; generation?: number };
+  spec?: Record<string, unknown>;
+  status?: {
+    conditions?: Condition[];
+    address?: { url?: string };
+    subscriberUri?: string;
+    deadLetterSinkUri?: string;
+    observedGeneration?: number;
+  };
+};
+
+export async function readKnative(
+  kc: KubeConfig,
+  kind: 'brokers' | 'triggers' | 'sinkbindings',
+  namespace: string,
+  name: string,
+): Promise<KnativeObject> {
+  const group = kind === 'sinkbindings' ? 'sources.knative.dev' : 'eventing.knative.dev';
+  return (await kc
+    .makeApiClient(CustomObjectsApi)
+    .getNamespacedCustomObject({ group, version: 'v1', plural: kind, namespace, name })) as KnativeObject;
+}
+
+/** Waits for a Knative object's Ready condition; on timeout, says which conditions are not met. */
+export async function waitForReady(
+  kc: KubeConfig,
+  kind: 'brokers' | 'triggers' | 'sinkbindings',
+  namespace: string,
+  name: string,
+  timeoutMs = 60_000,
+): Promise<KnativeObject> {
+  let last: KnativeObject | undefined;
+  try {
+    return await eventually(
+      `${kind} ${namespace}/${name} Ready`,
+      async () => {
+        last = await readKnative(kc, kind, namespace, name);
+        const ready = last.status?.conditions?.find((c) => c.type === 'Ready');
+        return ready?.status === 'True' && last;
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+  } catch (err) {
+    const conditions = (last?.status?.conditions ?? [])
+      .filter((c) => c.status !== 'True')
+      .map((c) => `${c.type}=${c.status} ${c.reason ?? ''} ${c.message ?? ''}`)
+      .join('; ');
+    throw new Error(`${(err as Error).message}; not ready: ${conditions}`);
+  }
+}
+
+export type Received = {
+  type: string;
+  id: string;
+  source: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** What the tap answered (its own status, or the function's). */
+  status: number;
+  /** The CloudEvent type of the answer, when it was one (a reply). */
+  replyType: string | undefined;
+  at: number;
+};
+
+export type Tap = {
+  endpoint: Endpoint;
+  received: Received[];
+  /** Received events of a type. */
+  of(type: string): Received[];
+  close(): Promise<void>;
+};
+
+/**
+ * An HTTP server on 127.0.0.1 that records every CloudEvent reaching it: it passes each one on to `forward` (a
+ * function's URL) and records the answer, or answers `status` itself.
+ */
+export async function startTap(options: { forward?: string; status?: number } = {}): Promise<Tap> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const header = (name: string) => {
+        const v = req.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      const entry: Received = {
+        type: header('ce-type') ?? '',
+        id: header('ce-id') ?? '',
+        source: header('ce-source') ?? '',
+        headers: req.headers,
+        body,
+        status: 0,
+        replyType: undefined,
+        at: Date.now(),
+      };
+      received.push(entry);
+      if (!options.forward) {
+        entry.status = options.status ?? 202;
+        res.writeHead(entry.status).end();
+        return;
+      }
+      const target = new URL(options.forward);
+      const upstream = request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: target.pathname,
+          headers: { ...req.headers, host: target.host },
+        },
+        (answer) => {
+          const parts: Buffer[] = [];
+          answer.on('data', (c: Buffer) => parts.push(c));
+          answer.on('end', () => {
+            entry.status = answer.statusCode ?? 0;
+            const ceType = answer.headers['ce-type'];
+            entry.replyType = Array.isArray(ceType) ? ceType[0] : ceType;
+            if (!entry.replyType && /cloudevents\+json/.test(answer.headers['content-type'] ?? '')) {
+              try {
+                entry.replyType = (
+                  JSON.parse(Buffer.concat(parts).toString('utf8')) as { type?: string }
+                ).type;
+              } catch {
+                entry.replyType = undefined;
+              }
+            }
+            res.writeHead(answer.statusCode ?? 502, answer.headers).end(Buffer.concat(parts));
+          });
+        },
+      );
+      upstream.on('error', (err) => {
+        entry.status = 502;
+        res.writeHead(502).end(err.message);
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: { host: '127.0.0.1', port },
+    received,
+    of: (type) => received.filter((r) => r.type === type),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The Knative overlay's namespaces and the Broker's address as Knative publishes it. */
+export const NS = 'selfheal';
+export const DEMO = 'demo';
+export const BROKER_ADDRESS = 'http://broker-ingress.knative-eventing.svc.cluster.local/selfheal/selfheal';
+
+export const ACTIONS = { 'restart-pod': restartPod, redeploy, scale } as const;
+export type Action = keyof typeof ACTIONS;
+
+/**
+ * The three actions, each with its own ServiceAccount and a tap in front, published as their Knative Services so the
+ * Triggers deliver to them.
+ */
+export async function startActions(
+  t: ExecutionContext,
+  env: KnativeEnv,
+  extraEnv: Record<string, string> = {},
+): Promise<Record<Action, Tap>> {
+  const taps = {} as Record<Action, Tap>;
+  for (const [name, logic] of Object.entries(ACTIONS) as [Action, (typeof ACTIONS)[Action]][]) {
+    const token = await env.cluster.mintToken(NS, name);
+    const url = await startAction(t, name, logic, DEMO, {
+      kubeConfig: env.cluster.kubeConfigForToken(token, NS),
+      env: { SELFHEAL_NAMESPACES: DEMO, ...extraEnv },
+    });
+    const tap = await startTap({ forward: url });
+    t.teardown(() => tap.close());
+    await publishService(env.kc, env.eventing.dns, NS, name, tap.endpoint);
+    taps[name] = tap;
+  }
+  return taps;
+}
+
+/** The router with SELFHEAL_SINK=knative, posting to the Broker's address (reached through the cluster-DNS stand-in). */
+export async function startRouter(t: ExecutionContext, env: KnativeEnv, token: string): Promise<string> {
+  const config = loadRouterConfig({
+    SELFHEAL_WEBHOOK_TOKEN: token,
+    SELFHEAL_SINK: 'knative',
+    K_SINK: env.eventing.localUrl(BROKER_ADDRESS),
+    SELFHEAL_NAMESPACES: DEMO,
+    SELFHEAL_ACTION_AUTH: 'platform',
+  });
+  const log = createLogger('router', 'silent');
+  const mod = routerFunction({ config: () => config, log });
+  const running = await startFunction(mod, {
+    name: 'router',
+    host: '127.0.0.1',
+    port: 0,
+    bodyLimit: config.maxBodyBytes,
+    log,
+  });
+  t.teardown(() => running.close());
+  return running.url;
+}
+
+/** Posts an Alertmanager webhook of alerts in the demo namespace. */
+export function notify(
+  routerUrl: string,
+  token: string,
+  alerts: WebhookAlert[],
+  status: 'firing' | 'resolved' = 'firing',
+) {
+  return postWebhook(
+    routerUrl,
+    token,
+    alerts.map((a) => ({ ...a, labels: { namespace: DEMO, ...a.labels } })),
+    status,
+  );
+}
