@@ -6,6 +6,7 @@ export default {
     'functions/**/*.test.ts',
     'stack/**/*.test.ts',
     'playground/**/*.test.ts',
+    'devkit/**/*.test.ts',
     'grafana/**/*.test.ts',
     'test/**/*.test.ts',
     'bench/**/*.test.ts',

@@ -10,7 +10,7 @@ const router = scriptBenchmark({
   name: 'router',
   title: 'Router latency',
   seconds: 15,
-  args: (quick) => ['functions/bench.ts', '--runs', '1', '--requests', String(requests(quick))],
+  args: (quick) => ['bench/functions-source.ts', '--runs', '1', '--requests', String(requests(quick))],
 });
 
 // Fixed counts: 5 starts from source and 5 bundled, one leak, one 5 s CPU window, 1000 requests.
@@ -25,7 +25,7 @@ const cluster = scriptBenchmark({
   name: 'cluster',
   title: 'Control plane start and stop',
   seconds: 30,
-  args: (quick) => ['playground/cluster/startup-time.ts', quick ? '1' : '5'],
+  args: (quick) => ['devkit/startup-time.ts', quick ? '1' : '5'],
 });
 
 // Fixed counts (5 pods, a 20 s and a 30 s CPU window, 10 scrapes): --quick does not shorten it.

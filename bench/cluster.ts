@@ -13,7 +13,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { type ControlPlane, startControlPlane } from '../playground/cluster/control-plane.ts';
+import { type ControlPlane, startControlPlane } from '../devkit/control-plane.ts';
 import { eventually } from '../test/helpers/wait.ts';
 
 const RBAC_DIR = join(import.meta.dirname, '..', 'manifests', 'base', 'rbac');

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../playground/cluster/ports.ts';
+import { freePort } from '../devkit/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 

@@ -10,9 +10,9 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
+import type { ControlPlane } from '../devkit/control-plane.ts';
 import { buildActionEvent } from '../functions/lib/events.ts';
 import { toMessage } from '../functions/router/deliver.ts';
-import type { ControlPlane } from '../playground/cluster/control-plane.ts';
 import type { Action, CallTarget } from './baselines/calls.ts';
 import { createDeployments, serviceAccountKubeconfig, waitForPods } from './cluster.ts';
 import { type Answer, post } from './processes.ts';

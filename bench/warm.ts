@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { ControlPlane } from '../playground/cluster/control-plane.ts';
+import type { ControlPlane } from '../devkit/control-plane.ts';
 import { ACTIONS, type Action, singleCall } from './baselines/calls.ts';
 import { actionBundles, type Bundle, baselineBundle } from './bundles.ts';
 import { benchNamespace, withControlPlane } from './cluster.ts';

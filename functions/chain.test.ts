@@ -3,11 +3,11 @@
 // restart-pod deletes the pod with its own ServiceAccount, and the ReplicaSet replaces it.
 import { accessSync, constants } from 'node:fs';
 import test from 'ava';
-import { resolveBinaries } from '../playground/cluster/binaries.ts';
+import { startAlertmanager } from '../devkit/alertmanager.ts';
+import { resolveBinaries } from '../devkit/binaries.ts';
 import { useNamespace } from '../test/helpers/cluster.ts';
 import { eventually } from '../test/helpers/wait.ts';
 import { loadRouterConfig } from './lib/config.ts';
-import { startAlertmanager } from './lib/fixtures/run-alertmanager.ts';
 import { createLogger } from './lib/log.ts';
 import { startFunction } from './lib/runtime.ts';
 import { restartPod } from './restart-pod/restart-pod.ts';

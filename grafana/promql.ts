@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { stringify } from 'yaml';
-import { BUILD_COMMAND, MissingBinariesError, resolveBinaries } from '../playground/cluster/binaries.ts';
+import { BUILD_COMMAND, MissingBinariesError, resolveBinaries } from '../devkit/binaries.ts';
 
 export interface PanelQuery {
   panel: string;

@@ -7,7 +7,7 @@ import { join, matchesGlob } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { parse } from 'yaml';
-import { resolveBinaries } from '../playground/cluster/binaries.ts';
+import { resolveBinaries } from '../devkit/binaries.ts';
 import { find, type K8sObject, MANIFESTS_DIR, render, type Tree } from './render.ts';
 import { ROUTER_RECEIVER, ROUTER_URLS, renderCopies, ruleFiles } from './sync-config.ts';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'ava';
 import { parse } from 'yaml';
-import { freePort } from '../playground/cluster/ports.ts';
+import { freePort } from '../devkit/ports.ts';
 import { buildFunction, type FunctionName, localEnv, timeToFirstOk } from '../scripts/build-functions.ts';
 import { readStack } from './openfaas-functions.ts';
 import { type K8sObject, REPO_ROOT, render, TREES } from './render.ts';

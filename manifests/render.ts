@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { resolveBinaries } from '../playground/cluster/binaries.ts';
+import { resolveBinaries } from '../devkit/binaries.ts';
 
 export const MANIFESTS_DIR = import.meta.dirname;
 export const REPO_ROOT = join(MANIFESTS_DIR, '..');

@@ -5,13 +5,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { ControlPlane } from '../devkit/control-plane.ts';
 import { installOperatorCrds, startOperator } from '../stack/operator/cluster.ts';
 import { type OperatorStack, startOperatorStack } from '../stack/operator/local-stack.ts';
 import { profileSource } from '../stack/operator/profile-source.ts';
 import { standInScrapeConfigs } from '../stack/operator/stand-ins.ts';
 import type { ProfileName } from '../stack/profile/timing.ts';
 import { loadStack } from '../stack/source.ts';
-import type { ControlPlane } from './cluster/control-plane.ts';
 
 export interface OperatorMonitoringOptions {
   cluster: ControlPlane;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
-import { freePort } from '../playground/cluster/ports.ts';
+import { freePort } from '../devkit/ports.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 export const FUNCTIONS = ['router', 'restart-pod', 'redeploy', 'scale'] as const;

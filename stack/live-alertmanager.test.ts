@@ -6,6 +6,7 @@ import { accessSync, constants } from 'node:fs';
 import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { type CloudEvent, HTTP } from 'cloudevents';
+import { resolveBinaries } from '../devkit/binaries.ts';
 import { EPISODES_ANNOTATION, readEpisodes } from '../functions/lib/episodes.ts';
 import { ACTIONS, type ActionEventData, type ActionName } from '../functions/lib/events.ts';
 import { RESTARTED_AT_ANNOTATION } from '../functions/redeploy/redeploy.ts';
@@ -17,7 +18,6 @@ import {
   podsOf,
   waitForPods,
 } from '../functions/test-helpers.ts';
-import { resolveBinaries } from '../playground/cluster/binaries.ts';
 import { useNamespace } from '../test/helpers/cluster.ts';
 import { eventually } from '../test/helpers/wait.ts';
 import { type DeliveryPath, startDeliveryPath } from './live/delivery-path.ts';

@@ -11,10 +11,10 @@ import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes
 import test from 'ava';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import { parse } from 'yaml';
+import { startKubeStateMetrics } from '../devkit/kube-state-metrics.ts';
 import type { ActionEventData } from '../functions/lib/events.ts';
 import { applyRbac } from '../functions/test-helpers.ts';
 import { startTestAgent } from '../playground/agent/test-support.ts';
-import { startKubeStateMetrics } from '../playground/cluster/kube-state-metrics.ts';
 import { testCluster, useNamespace } from '../test/helpers/cluster.ts';
 import { eventually } from '../test/helpers/wait.ts';
 import { startHaStack } from './live/ha-stack.ts';

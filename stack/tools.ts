@@ -1,8 +1,6 @@
 // Finds and runs promtool and amtool: Debian's packaged ones and the current ones built from their Go modules.
 import { execFile } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { builtBinary, isExecutable, manifestPath } from '../devkit/binaries.ts';
 
 export type ToolName = 'promtool' | 'amtool';
 export type ToolFlavour = 'debian' | 'built';
@@ -20,34 +18,6 @@ const DEBIAN_PACKAGES: Record<ToolName, string> = {
 };
 const BUILD_TARGETS: Record<ToolName, string> = { promtool: 'prometheus', amtool: 'alertmanager' };
 
-/** Where scripts/build-binaries.sh keeps its binaries and binaries.env (same lookup as the script). */
-export function binaryCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SELFHEAL_CACHE_DIR) return env.SELFHEAL_CACHE_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'selfheal');
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The path binaries.env records for a built binary, if that file exists and is executable. */
-export function builtBinaryPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(binaryCacheDir(env), 'binaries.env'), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const line = text.split('\n').find((l) => l.startsWith(`${name}=`));
-  const path = line?.slice(name.length + 1).trim();
-  return path && isExecutable(path) ? path : undefined;
-}
-
 /** How to get a missing tool, for error messages. */
 export function installHint(name: ToolName, flavour: ToolFlavour): string {
   return flavour === 'debian'
@@ -57,12 +27,12 @@ export function installHint(name: ToolName, flavour: ToolFlavour): string {
 
 /** Finds a tool or throws an error that says how to install it. */
 export function findTool(name: ToolName, flavour: ToolFlavour, env: NodeJS.ProcessEnv = process.env): Tool {
-  const path = flavour === 'debian' ? DEBIAN_PATHS[name] : builtBinaryPath(name, env);
+  const path = flavour === 'debian' ? DEBIAN_PATHS[name] : builtBinary(name, env);
   if (path && isExecutable(path)) return { name, flavour, path };
   const what =
     flavour === 'debian'
       ? `Debian's ${name} (${DEBIAN_PATHS[name]})`
-      : `${name} built from its Go module (listed in ${join(binaryCacheDir(env), 'binaries.env')})`;
+      : `${name} built from its Go module (listed in ${manifestPath(env)})`;
   throw new Error(`${what} is missing; install it with: ${installHint(name, flavour)}`);
 }
 

@@ -3,8 +3,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MissingBinariesError, resolveBinaries } from '../playground/cluster/binaries.ts';
-import { type ControlPlane, startControlPlane } from '../playground/cluster/control-plane.ts';
+import { MissingBinariesError, resolveBinaries } from '../devkit/binaries.ts';
+import { type ControlPlane, startControlPlane } from '../devkit/control-plane.ts';
 import { TEST_CA_ENV, TEST_KUBECONFIG_ENV } from './helpers/env.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { freePort } from '../../playground/cluster/ports.ts';
+import { freePort } from '../../devkit/ports.ts';
 import { eventually } from '../../test/helpers/wait.ts';
 import { attachPlatformHealth, HEALTH_PATH, type HealthHost, healthAnswer, READY_PATH } from './health.ts';
 

@@ -5,7 +5,7 @@
 // It pauses control-plane processes, so it runs against a control plane of its own, not the run's shared one.
 import { AppsV1Api, CoreV1Api, type KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
 import test from 'ava';
-import { type ControlPlane, startControlPlane } from '../../playground/cluster/control-plane.ts';
+import { type ControlPlane, startControlPlane } from '../../devkit/control-plane.ts';
 import { eventually } from '../../test/helpers/wait.ts';
 import {
   type ActionResponse,

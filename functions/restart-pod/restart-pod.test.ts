@@ -3,7 +3,7 @@
 // redelivery and dry-run change nothing; every decision leaves an Event.
 import { AppsV1Api, CoreV1Api, KubeConfig, PolicyV1Api } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
-import { freePort } from '../../playground/cluster/ports.ts';
+import { freePort } from '../../devkit/ports.ts';
 import { useNamespace } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
 import { readLedger } from '../lib/ledger.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
-import { freePort } from '../../playground/cluster/ports.ts';
+import { freePort } from '../../devkit/ports.ts';
 import { type Env, loadRouterConfig } from '../lib/config.ts';
 import { eventId } from '../lib/events.ts';
 import { createLogger, type Logger } from '../lib/log.ts';

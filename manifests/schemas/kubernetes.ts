@@ -1,5 +1,6 @@
 // Kubernetes value formats shared by the schemas: names, label keys and values, resource quantities.
 import { z } from 'zod';
+import { parseQuantity } from '../../devkit/quantity.ts';
 
 /** RFC 1123 label (names of most objects, namespaces, and DNS labels). */
 export const dnsLabel = z
@@ -42,24 +43,9 @@ export const quantity = z
 
 /** Parses a CPU or memory quantity into cores or bytes, to compare requests with limits. */
 export function quantityValue(text: string): number {
-  const match = /^[+]?(\d+(?:\.\d*)?|\.\d+)(.*)$/.exec(text);
-  if (!match) throw new Error(`not a quantity: ${text}`);
-  const suffixes: Record<string, number> = {
-    '': 1,
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    Ki: 2 ** 10,
-    Mi: 2 ** 20,
-    Gi: 2 ** 30,
-    Ti: 2 ** 40,
-  };
-  const unit = match[2] ?? '';
-  const factor = suffixes[unit] ?? (/^[eE]/.test(unit) ? 10 ** Number(unit.slice(1)) : undefined);
-  if (factor === undefined) throw new Error(`unknown quantity suffix in ${text}`);
-  return Number(match[1]) * factor;
+  const value = parseQuantity(text);
+  if (value === undefined) throw new Error(`not a quantity: ${text}`);
+  return value;
 }
 
 /** What every object carries: apiVersion, kind and metadata with a name. */

@@ -1,5 +1,5 @@
 // Per-container CPU and memory in cAdvisor's metric names and labels, as the kubelet serves them at /metrics/cadvisor.
-import { parseQuantity } from './container-env.ts';
+import { parseQuantity } from '../../devkit/quantity.ts';
 import type { Usage } from './proc.ts';
 
 export type ContainerSample = {

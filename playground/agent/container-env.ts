@@ -1,6 +1,7 @@
 // Builds a container's environment the way the kubelet does: env and envFrom, fieldRef, resourceFieldRef, secret and
 // ConfigMap keys, $(VAR) expansion; then rewrites container paths to the host directories that stand in for them.
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { parseQuantity } from '../../devkit/quantity.ts';
 
 export type Lookup = {
   secret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
@@ -42,29 +43,6 @@ function fieldValue(path: string, { pod, podIP, hostIP }: PodView): string {
     default:
       throw new ConfigError(`unsupported fieldRef ${path}`);
   }
-}
-
-const QUANTITY_SUFFIX: Record<string, number> = {
-  '': 1,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-};
-
-/** A Kubernetes quantity ("250m", "128Mi", "1.5") as a number of base units. */
-export function parseQuantity(q: string | number | undefined): number | undefined {
-  if (q === undefined) return undefined;
-  if (typeof q === 'number') return q;
-  const m = /^([0-9.]+(?:e[0-9]+)?)([a-zA-Z]*)$/.exec(q.trim());
-  const factor = m ? QUANTITY_SUFFIX[m[2] ?? ''] : undefined;
-  if (!m || factor === undefined) return undefined;
-  return Number(m[1]) * factor;
 }
 
 /** The node's allocatable resources ("4", "16Gi"), which a limit that is not set stands for. */

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { startControlPlane } from '../cluster/control-plane.ts';
+import { startControlPlane } from '../../devkit/control-plane.ts';
 import { readyCondition, startTestAgent, testPod } from './test-support.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);

@@ -1,5 +1,5 @@
 // The kernel's OOM killer: a container whose processes hold more than its memory limit dies with SIGKILL.
-import { parseQuantity } from './container-env.ts';
+import { parseQuantity } from '../../devkit/quantity.ts';
 import type { NodePods } from './pods.ts';
 import { readProcessTable, usageOf } from './proc.ts';
 

@@ -1,7 +1,7 @@
 // Test helpers for the node agent: an agent whose node only takes the pods meant for it, and pods of the test container.
 import { randomBytes } from 'node:crypto';
 import { type CoreV1Api, type V1Pod, type V1PodSpec, Watch } from '@kubernetes/client-node';
-import type { ControlPlane } from '../cluster/control-plane.ts';
+import type { ControlPlane } from '../../devkit/control-plane.ts';
 import { type NodeAgent, type NodeAgentOptions, startNodeAgent } from './agent.ts';
 
 export const TEST_IMAGE = 'ghcr.io/selfheal/agent-test-container:1';

@@ -2,16 +2,10 @@
 import { spawn } from 'node:child_process';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import test from 'ava';
+import { parseQuantity } from '../../devkit/quantity.ts';
 import { BackOff } from './backoff.ts';
 import { renderCadvisor } from './cadvisor.ts';
-import {
-  ConfigError,
-  containerEnv,
-  expand,
-  parseQuantity,
-  translateArg,
-  translatePath,
-} from './container-env.ts';
+import { ConfigError, containerEnv, expand, translateArg, translatePath } from './container-env.ts';
 import { imageRepository, imageTable, loadImageTable, resolveCommand } from './images.ts';
 import { podPhase } from './pod-status.ts';
 import { parseStat, readProcessTable, usageOf } from './proc.ts';

@@ -1,7 +1,7 @@
 // The plan for installing Knative Eventing from its module's config: what runs, what is left out and why, and the
 // changes a cluster without kube-proxy needs; read from the config the build script copies.
 import test from 'ava';
-import { resolveKnativeEventing } from '../cluster/binaries.ts';
+import { resolveKnativeEventing } from '../../devkit/binaries.ts';
 import {
   type ConfigFile,
   missingImageConfigMaps,

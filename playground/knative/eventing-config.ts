@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject, V1Container, V1Deployment, V1EnvVar } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import type { KNATIVE_EVENTING_BINARIES } from '../cluster/binaries.ts';
+import type { KNATIVE_EVENTING_BINARIES } from '../../devkit/binaries.ts';
 
 export type ConfigObject = KubernetesObject & { [field: string]: unknown };
 

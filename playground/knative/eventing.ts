@@ -14,8 +14,8 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { resolveKnativeEventing } from '../cluster/binaries.ts';
-import type { ControlPlane } from '../cluster/control-plane.ts';
+import { resolveKnativeEventing } from '../../devkit/binaries.ts';
+import type { ControlPlane } from '../../devkit/control-plane.ts';
 import { type ClusterDns, type Endpoint, startClusterDns } from './cluster-dns.ts';
 import {
   EVENTING_NAMESPACE,

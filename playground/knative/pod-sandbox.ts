@@ -4,8 +4,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import type { ControlPlane } from '../cluster/control-plane.ts';
-import type { ManagedProcess } from '../cluster/processes.ts';
+import type { ControlPlane } from '../../devkit/control-plane.ts';
+import type { ManagedProcess } from '../../devkit/processes.ts';
 import { listen, pipe } from './socket-pipe.ts';
 
 const RELAY = new URL('./netns-relay.ts', import.meta.url).pathname;

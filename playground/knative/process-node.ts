@@ -18,10 +18,10 @@ import {
   type V1Probe,
   Watch,
 } from '@kubernetes/client-node';
+import type { ControlPlane } from '../../devkit/control-plane.ts';
 import { containerEnv, type Lookup } from '../agent/container-env.ts';
 import { defaultCapacity, NodeHeartbeat, type NodeSpecOptions, registerNode } from '../agent/node.ts';
 import { runProbe } from '../agent/probe.ts';
-import type { ControlPlane } from '../cluster/control-plane.ts';
 import { type Sandbox, startSandbox } from './pod-sandbox.ts';
 
 export const PROCESS_NODE_TAINT = 'selfheal.dev/process-node';

@@ -6,12 +6,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { type RunningAlertmanager, startAlertmanager } from '../../devkit/alertmanager.ts';
 import type { ActionLogic } from '../../functions/lib/action.ts';
 import { ACTIONS, type ActionName } from '../../functions/lib/events.ts';
-import {
-  type RunningAlertmanager,
-  startAlertmanager,
-} from '../../functions/lib/fixtures/run-alertmanager.ts';
 import { redeploy } from '../../functions/redeploy/redeploy.ts';
 import { restartPod } from '../../functions/restart-pod/restart-pod.ts';
 import { scale } from '../../functions/scale/scale.ts';

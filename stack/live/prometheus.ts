@@ -12,8 +12,8 @@ import {
 } from '@kubernetes/client-node';
 import type { ExecutionContext } from 'ava';
 import { parseAllDocuments } from 'yaml';
-import { resolveBinaries } from '../../playground/cluster/binaries.ts';
-import { freePorts } from '../../playground/cluster/control-plane.ts';
+import { resolveBinaries } from '../../devkit/binaries.ts';
+import { freePorts } from '../../devkit/control-plane.ts';
 import { testCluster } from '../../test/helpers/cluster.ts';
 import { eventually } from '../../test/helpers/wait.ts';
 

@@ -4,9 +4,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { resolveBinaries, resolveOperatorCrds } from '../../playground/cluster/binaries.ts';
-import { type ControlPlane, freePorts } from '../../playground/cluster/control-plane.ts';
-import type { ManagedProcess } from '../../playground/cluster/processes.ts';
+import { resolveBinaries, resolveOperatorCrds } from '../../devkit/binaries.ts';
+import { type ControlPlane, freePorts } from '../../devkit/control-plane.ts';
+import type { ManagedProcess } from '../../devkit/processes.ts';
 
 const run = promisify(execFile);
 

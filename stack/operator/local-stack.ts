@@ -4,9 +4,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
-import { resolveBinaries } from '../../playground/cluster/binaries.ts';
-import { type ControlPlane, freePorts } from '../../playground/cluster/control-plane.ts';
-import type { ManagedProcess } from '../../playground/cluster/processes.ts';
+import { resolveBinaries } from '../../devkit/binaries.ts';
+import { type ControlPlane, freePorts } from '../../devkit/control-plane.ts';
+import type { ManagedProcess } from '../../devkit/processes.ts';
 import type { ProfileName } from '../profile/timing.ts';
 import { loadStack, PROMETHEUS_RETENTION_FLAG, ROUTER_RECEIVER } from '../source.ts';
 import {

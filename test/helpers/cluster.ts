@@ -7,7 +7,7 @@ import {
   connectControlPlane,
   startControlPlane,
   type TokenOptions,
-} from '../../playground/cluster/control-plane.ts';
+} from '../../devkit/control-plane.ts';
 import { TEST_KUBECONFIG_ENV } from './env.ts';
 import { eventually } from './wait.ts';
 

@@ -16,9 +16,9 @@ import { postWebhook, startAction, type WebhookAlert } from '../../functions/tes
 
 export type { WebhookAlert };
 
+import type { ControlPlane } from '../../devkit/control-plane.ts';
+import { startControlPlane } from '../../devkit/control-plane.ts';
 import { type K8sObject, render } from '../../manifests/render.ts';
-import type { ControlPlane } from '../../playground/cluster/control-plane.ts';
-import { startControlPlane } from '../../playground/cluster/control-plane.ts';
 import type { Endpoint } from '../../playground/knative/cluster-dns.ts';
 import { applyObjects, type Eventing, startEventing } from '../../playground/knative/eventing.ts';
 import { publishService } from '../../playground/knative/serving.ts';

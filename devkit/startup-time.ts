@@ -1,9 +1,9 @@
-// Measures the local control plane's start (spawn → ready) and stop times: `node playground/cluster/startup-time.ts [runs]`.
+// Measures the local control plane's start (spawn → ready) and stop times: `node devkit/startup-time.ts [runs]`.
 import { startControlPlane } from './control-plane.ts';
 
 const runs = Number(process.argv[2] ?? 5);
 if (!Number.isInteger(runs) || runs < 1) {
-  process.stderr.write('usage: node playground/cluster/startup-time.ts [runs ≥ 1]\n');
+  process.stderr.write('usage: node devkit/startup-time.ts [runs ≥ 1]\n');
   process.exit(2);
 }
 const starts: number[] = [];

@@ -2,20 +2,20 @@
 //   cold start  spawn → first 200 on /health/readiness, per function (median of --runs)
 //   router      webhook in → answer out for captured Alertmanager payloads, per notification and per alert,
 //               with actions that answer at once (the router's own cost: parse, plan, deliver, answer)
-// Usage: node functions/bench.ts [--runs N] [--requests N]
+// Usage: node bench/functions-source.ts [--runs N] [--requests N]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort } from '../playground/cluster/ports.ts';
-import { FUNCTION_NAMES, type FunctionName } from './lib/config.ts';
+import { freePort } from '../devkit/ports.ts';
+import { FUNCTION_NAMES, type FunctionName } from '../functions/lib/config.ts';
+import { instantAction } from './instant-action.ts';
 
-const RUN = join(import.meta.dirname, 'run.ts');
-const FIXTURES = join(import.meta.dirname, 'lib', 'fixtures', 'alertmanager-0.35.0');
+const FUNCTIONS = join(import.meta.dirname, '..', 'functions');
+const RUN = join(FUNCTIONS, 'run.ts');
+const FIXTURES = join(FUNCTIONS, 'lib', 'fixtures', 'alertmanager-0.35.0');
 const TOKEN = 'bench-token';
 
 const median = (values: number[]) =>
@@ -23,27 +23,6 @@ const median = (values: number[]) =>
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ??
   Number.NaN;
-
-// An action stand-in that answers 200 at once, so the router's own time is what is measured.
-async function instantAction(): Promise<{ url: string; close: () => void }> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () =>
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end('{"outcome":"applied","reason":"bench"}'),
-    );
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
 
 function envFor(name: FunctionName, port: number, actionUrl: string, kubeconfig: string): NodeJS.ProcessEnv {
   const base = {

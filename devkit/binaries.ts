@@ -93,13 +93,25 @@ export function parseManifest(text: string): Map<string, string> {
   return entries;
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
   } catch {
     return false;
   }
+}
+
+/** The path the build script's manifest records for `name`, if it is listed there and executable. */
+export function builtBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let manifest: Map<string, string>;
+  try {
+    manifest = parseManifest(readFileSync(manifestPath(env), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const path = manifest.get(name);
+  return path && isExecutable(path) ? path : undefined;
 }
 
 /**

@@ -1,18 +1,16 @@
 // Measures the router's peak resident memory (VmHWM, Linux) for one notification of N alerts, started as its
 // container starts it (through the launcher, its heap sized from its memory limit), delivering to an action that
 // answers at once:
-//   node functions/router/storm-memory.ts [--alerts 5000] [--bundle dist/functions/router/index.mjs]
+//   node bench/storm-memory.ts [--alerts 5000] [--bundle dist/functions/router/index.mjs]
 //                                         [--memory-limit 192Mi] [--node-options=...]
 // --memory-limit 0 leaves the heap to Node. Without --bundle it runs the TypeScript source (functions/run.ts),
 // which idles about 30 MiB higher.
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { stormPayload } from './storm-payload.ts';
+import { stormPayload } from '../functions/router/storm-payload.ts';
+import { instantAction } from './instant-action.ts';
 
 const TOKEN = 'storm-memory-token';
 const { values } = parseArgs({
@@ -29,21 +27,13 @@ const mib = (kib: number) => Math.round(kib / 1024);
 const peakKib = (pid: number) =>
   Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
 
-const action = createServer((req, res) => {
-  req.resume();
-  req.on('end', () =>
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end('{"outcome":"applied","reason":"measured"}'),
-  );
-});
-action.listen(0, '127.0.0.1');
-await once(action, 'listening');
-const actionUrl = `http://127.0.0.1:${(action.address() as AddressInfo).port}/`;
+const action = await instantAction();
+const actionUrl = action.url;
 
-const entry = values.bundle ? [values.bundle] : [join(import.meta.dirname, '..', 'run.ts'), 'router'];
+const FUNCTIONS = join(import.meta.dirname, '..', 'functions');
+const entry = values.bundle ? [values.bundle] : [join(FUNCTIONS, 'run.ts'), 'router'];
 // The launcher replaces itself with the function's process (same PID), as in the images.
-const router = spawn(process.execPath, [join(import.meta.dirname, '..', 'lib', 'launch.ts'), ...entry], {
+const router = spawn(process.execPath, [join(FUNCTIONS, 'lib', 'launch.ts'), ...entry], {
   env: {
     SELFHEAL_MEMORY_LIMIT: values['memory-limit'],
     PATH: process.env.PATH,

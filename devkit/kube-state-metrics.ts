@@ -1,6 +1,6 @@
 // kube-state-metrics against a local control plane, on a free loopback port: the kube_* series the alert rules read.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KSM_LABELS_ALLOWLIST_FLAG } from '../../stack/opt-in.ts';
+import { KSM_LABELS_ALLOWLIST_FLAG } from '../stack/opt-in.ts';
 import { resolveBinaries } from './binaries.ts';
 import { type ControlPlane, ControlPlaneStartError, freePorts } from './control-plane.ts';
 import { describeExit } from './processes.ts';

@@ -1,8 +1,8 @@
 // kube-state-metrics started against the local control plane reports the pods the alert rules watch.
 import { CoreV1Api } from '@kubernetes/client-node';
 import test from 'ava';
-import { useNamespace } from '../../test/helpers/cluster.ts';
-import { eventually } from '../../test/helpers/wait.ts';
+import { useNamespace } from '../test/helpers/cluster.ts';
+import { eventually } from '../test/helpers/wait.ts';
 import { startKubeStateMetrics } from './kube-state-metrics.ts';
 
 test('kube-state-metrics exports phase, limits and the opt-in label of a new pod, and stops', async (t) => {

@@ -12,8 +12,8 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import test from 'ava';
-import { serviceAccountKubeConfig, useNamespace } from '../../test/helpers/cluster.ts';
-import { eventually } from '../../test/helpers/wait.ts';
+import { serviceAccountKubeConfig, useNamespace } from '../test/helpers/cluster.ts';
+import { eventually } from '../test/helpers/wait.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
 
 const container = { name: 'app', image: 'registry.invalid/app:1' };
