@@ -195,22 +195,33 @@ for (const [label, alertmanager] of ALERTMANAGERS) {
       [['RestartedPod'], ['RestartedRollout'], ['ScaledUp']],
     );
 
-    // One webhook per group (alert name and namespace), one CloudEvent per alert, each to its own action.
-    t.is(path.webhooks.exchanges.length, ACTIONS.length);
-    for (const exchange of path.webhooks.exchanges) {
+    // One webhook per group (alert name and namespace), one CloudEvent per alert, each to its own action. On a busy
+    // machine the router may answer 503 at its deadline and Alertmanager send the group again: the redelivery
+    // carries the same event, which acts no more.
+    const firing = path.webhooks.exchanges.filter((e) => webhookOf(e).status === 'firing');
+    for (const exchange of firing) {
       checkWebhook(t, exchange, path, ns);
-      t.is(exchange.status, 200);
-      t.like(webhookOf(exchange), { status: 'firing', alerts: [{ status: 'firing' }] });
+      t.true([200, 503].includes(exchange.status), `firing answered ${exchange.status}`);
+      t.like(webhookOf(exchange), { alerts: [{ status: 'firing' }] });
     }
+    t.deepEqual(
+      [
+        ...new Set(firing.filter((e) => e.status === 200).map((e) => webhookOf(e).groupLabels.alertname)),
+      ].sort(),
+      alerts.map((a) => a.labels.alertname).sort(),
+      'every group answered 200',
+    );
     for (const [i, action] of ACTIONS.entries()) {
       const calls = path.actions[action].exchanges;
-      t.is(calls.length, 1, `${action} called once`);
-      const event = cloudEventOf(calls[0] as Exchange);
-      t.is(event.type, `dev.selfheal.action.${action}`);
-      t.is(event.subject, `${ns}/Pod/${targets[action]}`);
-      t.is(event.data?.alert?.name, alerts[i]?.labels.alertname);
-      t.like(answerOf(calls[0]), { outcome: 'applied' });
+      const events = calls.map((c) => cloudEventOf(c));
+      t.is(new Set(events.map((e) => e.id)).size, 1, `${action}: one event, however often delivered`);
+      const event = events[0];
+      t.is(event?.type, `dev.selfheal.action.${action}`);
+      t.is(event?.subject, `${ns}/Pod/${targets[action]}`);
+      t.is(event?.data?.alert?.name, alerts[i]?.labels.alertname);
+      t.is(calls.filter((c) => answerOf(c)?.outcome === 'applied').length, 1, `${action} applied once`);
     }
+    const firingCalls = Object.fromEntries(ACTIONS.map((a) => [a, path.actions[a].exchanges.length]));
 
     // Resolved (endsAt in the past): Alertmanager sends the resolution at the group's next flush. Compared with the
     // state once the controllers have created the pods the changes call for (the new ReplicaSet's, the new replica).
@@ -245,13 +256,14 @@ for (const [label, alertmanager] of ALERTMANAGERS) {
     const before = await stateBesideEpisodes(kc, ns);
     const endsAt = new Date(Date.now() - 1000).toISOString();
     await path.alertmanager.post(alerts.map((alert) => ({ ...alert, endsAt })));
-    const resolved = await eventually('a resolved notification for every alert', () => {
-      const done = path.webhooks.exchanges.filter((e) => webhookOf(e).status === 'resolved');
+    const resolved = await eventually('a resolved notification for every alert, answered 200', () => {
+      const done = path.webhooks.exchanges.filter(
+        (e) => webhookOf(e).status === 'resolved' && e.status === 200,
+      );
       return done.length === ACTIONS.length && done;
     });
     for (const exchange of resolved) {
       checkWebhook(t, exchange, path, ns);
-      t.is(exchange.status, 200);
       t.like(answerOf(exchange), {
         status: 'ok',
         results: [{ status: 'resolved', outcome: 'resolved', reason: 'healed' }],
@@ -259,10 +271,10 @@ for (const [label, alertmanager] of ALERTMANAGERS) {
     }
     // Each action was told its alert resolved (the router answers after its deliveries), and acted on nothing.
     for (const action of ACTIONS) {
-      const calls = path.actions[action].exchanges;
-      t.is(calls.length, 2, `${action} told of the resolution once`);
-      t.is(cloudEventOf(calls[1] as Exchange).type, 'dev.selfheal.resolved');
-      t.like(answerOf(calls[1]), { outcome: 'applied', reason: 'healed' });
+      const told = path.actions[action].exchanges.slice(firingCalls[action]);
+      t.true(told.length >= 1, `${action} told of the resolution`);
+      t.true(told.every((c) => cloudEventOf(c).type === 'dev.selfheal.resolved'));
+      t.is(told.filter((c) => answerOf(c)?.reason === 'healed').length, 1, `${action}: healed once`);
     }
     t.deepEqual(await stateBesideEpisodes(kc, ns), before);
     for (const name of ['web', 'worker', 'api']) {

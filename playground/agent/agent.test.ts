@@ -48,10 +48,15 @@ async function setup(t: Parameters<typeof useNamespace>[0]) {
   const read = (name: string) => core.readNamespacedPod({ name, namespace: ns.name });
   const create = (pod: V1Pod) => core.createNamespacedPod({ namespace: ns.name, body: pod });
   const running = (name: string, check: (p: V1Pod) => boolean = (p) => readyCondition(p) === 'True') =>
-    eventually(`pod ${name}`, async () => {
-      const p = await read(name);
-      return check(p) ? p : undefined;
-    });
+    eventually(
+      `pod ${name}`,
+      async () => {
+        const p = await read(name);
+        return check(p) ? p : undefined;
+      },
+      // A bound for a busy machine (a pod's process start alone can take tens of seconds there), not a schedule.
+      { timeoutMs: 120_000 },
+    );
   return { agent, ns, core, read, create, running };
 }
 
@@ -233,7 +238,7 @@ test('an exiting container goes into CrashLoopBackOff with a growing back-off an
       if (s?.state?.waiting?.reason === 'CrashLoopBackOff') messages.add(s.state.waiting.message ?? '');
       return (s?.restartCount ?? 0) >= 3 && s?.state?.waiting?.reason === 'CrashLoopBackOff' ? p : undefined;
     },
-    { timeoutMs: 40_000, intervalMs: 50 },
+    { timeoutMs: 120_000, intervalMs: 50 },
   );
   const s = looping.status?.containerStatuses?.[0];
   t.like(s?.lastState?.terminated, { exitCode: 3, reason: 'Error' });
