@@ -5,13 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api } from '@kubernetes/client-node';
 import test from 'ava';
-import {
-  alertEvent,
-  createDeployment,
-  podsOf,
-  sendEvent,
-  waitForPods,
-} from '../../functions/test-helpers.ts';
+import { createDeployment, eventsAbout, podsOf, waitForPods } from '../../functions/test-helpers.ts';
 import { publishService } from '../../playground/knative/serving.ts';
 import { eventually } from '../helpers/wait.ts';
 import {
@@ -19,6 +13,7 @@ import {
   type Action,
   applyOverlay,
   BROKER_ADDRESS,
+  boundSink,
   DEMO,
   type KnativeEnv,
   NS,
@@ -31,6 +26,7 @@ import {
   startTap,
   type Tap,
   type WebhookAlert,
+  waitForDispatch,
   waitForReady,
 } from './support.ts';
 
@@ -74,6 +70,7 @@ test.serial(
     await waitForPods(env.kc, DEMO, 'web-c', 2);
     const taps = await startActions(t, env);
     for (const name of Object.keys(ACTIONS)) await waitForReady(env.kc, 'triggers', NS, name);
+    await waitForDispatch(env.kc, NS, 'selfheal');
     const router = await startRouter(t, env, TOKEN);
 
     const answer = await notify(router, TOKEN, [
@@ -84,9 +81,8 @@ test.serial(
     t.is(answer.status, 200, JSON.stringify(answer.body));
 
     for (const [name, tap] of Object.entries(taps) as [Action, Tap][]) {
-      const [delivered] = await eventually(
-        `${name} receives its event`,
-        () => tap.received.length > 0 && tap.received,
+      const delivered = await eventually(`${name} receives its event and answers`, () =>
+        tap.received.find((r) => r.status !== 0),
       );
       t.is(delivered?.type, `dev.selfheal.action.${name}`);
       t.is(delivered?.status, 200, `${name} acted on it`);
@@ -112,40 +108,68 @@ test.serial(
   },
 );
 
-test.serial("a failing action is retried as the Broker's delivery spec says", async (t) => {
-  const taps = await startActions(t, env);
-  const failing = await startTap({ status: 503 });
-  t.teardown(() => failing.close());
-  await publishService(env.kc, env.eventing.dns, NS, 'scale', failing.endpoint);
-  for (const name of Object.keys(ACTIONS)) await waitForReady(env.kc, 'triggers', NS, name);
-  const broker = await readKnative(env.kc, 'brokers', NS, 'selfheal');
-  const delivery = broker.spec?.delivery as { retry: number; backoffPolicy: string; backoffDelay: string };
-  const delayMs = Number(/^PT([\d.]+)S$/.exec(delivery.backoffDelay)?.[1]) * 1000;
-
-  const event = alertEvent(
-    'scale',
-    { namespace: DEMO, kind: 'Deployment', name: 'web-retry' },
-    'HighCPUUsage',
+test.serial("the router's K_SINK is bound to the Broker by the overlay's SinkBinding", async (t) => {
+  await waitForReady(env.kc, 'sinkbindings', NS, 'router');
+  t.is(
+    await boundSink(env.kc),
+    BROKER_ADDRESS,
+    "Knative wrote the Broker's address into the router's Service",
   );
-  const sent = Date.now();
-  const answer = await sendEvent(env.eventing.localUrl(BROKER_ADDRESS), event).catch((err: Error) => err);
-  const answeredAfter = Date.now() - sent;
-
-  const attempts = failing.received;
-  t.is(attempts.length, delivery.retry + 1, `the first delivery and ${delivery.retry} retries`);
-  t.true(
-    attempts.every((a) => a.id === event.id),
-    'the same event every time',
-  );
-  const gaps = attempts.slice(1).map((a, i) => a.at - (attempts[i]?.at ?? 0));
-  for (const [i, gap] of gaps.entries()) {
-    const expected = delivery.backoffPolicy === 'exponential' ? delayMs * 2 ** i : delayMs * (i + 1);
-    t.true(gap >= expected * 0.9, `retry ${i + 1} waited ${gap} ms, at least ${expected} ms`);
-  }
-  // The in-memory channel dispatches synchronously: the Broker answers once the delivery and its retries are over.
-  t.true(answeredAfter >= gaps.reduce((a, b) => a + b, 0), `answered after ${answeredAfter} ms`);
-  t.log(
-    `ingress answered ${answer instanceof Error ? answer.message : answer.status} after ${answeredAfter} ms; gaps ${gaps.join(', ')} ms`,
-  );
-  t.is(taps.scale.received.length, 0, 'the real scale action was not reached');
 });
+
+test.serial(
+  "a failing action is retried as the Broker's delivery spec says, then recorded by the dead-letter sink",
+  async (t) => {
+    await createDeployment(env.kc, DEMO, 'web-d', { replicas: 1 });
+    const taps = await startActions(t, env);
+    const failing = await startTap({ status: 503 });
+    t.teardown(() => failing.close());
+    await publishService(env.kc, env.eventing.dns, NS, 'scale', failing.endpoint);
+    for (const name of Object.keys(ACTIONS)) await waitForReady(env.kc, 'triggers', NS, name);
+    await waitForDispatch(env.kc, NS, 'selfheal');
+    const broker = await readKnative(env.kc, 'brokers', NS, 'selfheal');
+    const delivery = broker.spec?.delivery as { retry: number; backoffPolicy: string; backoffDelay: string };
+    const delayMs = Number(/^PT([\d.]+)S$/.exec(delivery.backoffDelay)?.[1]) * 1000;
+    const router = await startRouter(t, env, TOKEN);
+
+    const sent = Date.now();
+    const answer = await notify(router, TOKEN, [alert('scale', 'HighCPUUsage', { deployment: 'web-d' })]);
+    const answeredAfter = Date.now() - sent;
+    t.is(answer.status, 200, JSON.stringify(answer.body));
+    t.like(answer.body.results[0], { outcome: 'accepted', action: 'scale' });
+
+    // Recorded by the sink once the retries are spent: the same event, with where and how it failed.
+    const letter = await eventually(
+      'the dead letter at the sink',
+      () => taps['restart-pod'].received.find((r) => r.headers['ce-knativeerrordest'] && r.status !== 0),
+      { timeoutMs: 60_000 },
+    );
+    const attempts = failing.received;
+    t.is(attempts.length, delivery.retry + 1, `the first delivery and ${delivery.retry} retries`);
+    t.true(
+      attempts.every((a) => a.id === letter?.id),
+      'the same event every time, and at the sink',
+    );
+    const gaps = attempts.slice(1).map((a, i) => a.at - (attempts[i]?.at ?? 0));
+    for (const [i, gap] of gaps.entries()) {
+      const expected = delivery.backoffPolicy === 'exponential' ? delayMs * 2 ** i : delayMs * (i + 1);
+      t.true(gap >= expected * 0.9, `retry ${i + 1} waited ${gap} ms, at least ${expected} ms`);
+    }
+    t.true(
+      answeredAfter < (gaps[0] ?? 0) + (gaps[1] ?? 0),
+      `the router was answered (${answeredAfter} ms) without waiting for the retries: the channel delivers asynchronously`,
+    );
+    t.like(letter, { type: 'dev.selfheal.action.scale', status: 202 });
+    t.is(letter?.headers['ce-knativeerrorcode'], '503');
+    t.is(letter?.headers['ce-knativeerrordest'], `http://scale.${NS}.svc.cluster.local`, 'where it failed');
+    const recorded = await eventually('the Undelivered Event on web-d', async () =>
+      (await eventsAbout(env.kc, DEMO, 'web-d')).find((e) => e.reason === 'Undelivered'),
+    );
+    t.like(recorded, { type: 'Warning', reportingComponent: 'selfheal/restart-pod' });
+    t.regex(
+      recorded?.message ?? '',
+      /dev\.selfheal\.action\.scale .* was not delivered .* \(last answer 503/,
+    );
+    t.is(taps.scale.received.length, 0, 'the real scale action was not reached');
+  },
+);
