@@ -26,6 +26,7 @@ import {
   WEBHOOK_SERVICES,
   webhookConfigurations,
 } from './eventing-config.ts';
+import { sandboxProblem } from './pod-sandbox.ts';
 import { type ProcessNode, shortId, startProcessNode } from './process-node.ts';
 
 const FIELD_MANAGER = 'selfheal-knative';
@@ -105,6 +106,8 @@ export async function startEventing(cluster: ControlPlane, options: EventingOpti
   const log = options.log ?? (() => {});
   const deadline = Date.now() + (options.readyTimeoutMs ?? 180_000);
   const { binaries, configDir } = resolveKnativeEventing();
+  const problem = sandboxProblem();
+  if (problem) throw new EventingStartError(`Knative Eventing cannot run here: ${problem}`);
   const kc = cluster.kubeConfig();
   const dir = await mkdtemp(join(tmpdir(), 'kn-'));
   let node: ProcessNode | undefined;
