@@ -83,6 +83,7 @@ test('the generated resources pass a strict server-side dry run against the real
     'PodMonitor',
     'PodMonitor',
     'PodMonitor',
+    'PodMonitor',
     'PrometheusRule',
   ]);
   const result = await dryRun(intoNamespace(objects, namespace), cluster.kubeconfigPath);
@@ -216,7 +217,12 @@ test('the operator reconciles a Prometheus and an Alertmanager selecting the res
   };
   const source = await loadStack();
   const production = source.prometheusConfig.scrape_configs.find((job) => job.job_name === 'kubernetes-pods');
-  for (const monitor of [RESOURCE_NAMES.workloads, RESOURCE_NAMES.functions, RESOURCE_NAMES.gateway]) {
+  for (const monitor of [
+    RESOURCE_NAMES.workloads,
+    RESOURCE_NAMES.functions,
+    RESOURCE_NAMES.gateway,
+    RESOURCE_NAMES.queueProxy,
+  ]) {
     const job = promConfig.scrape_configs.find(
       (candidate) => candidate.job_name === `podMonitor/${ns}/${monitor}/0`,
     );
@@ -224,7 +230,7 @@ test('the operator reconciles a Prometheus and an Alertmanager selecting the res
       t.fail(`no scrape job for PodMonitor ${monitor}`);
       continue;
     }
-    if (monitor !== RESOURCE_NAMES.gateway) {
+    if (monitor !== RESOURCE_NAMES.gateway && monitor !== RESOURCE_NAMES.queueProxy) {
       const ours = canonical(production?.relabel_configs ?? []);
       // The operator's own rules come first (pod selection, the namespace/pod/container/job labels), then ours, then
       // its sharding rules.
