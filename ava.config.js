@@ -8,6 +8,7 @@ export default {
     'playground/**/*.test.ts',
     'grafana/**/*.test.ts',
     'test/**/*.test.ts',
+    'bench/**/*.test.ts',
     // The end-to-end suite runs on its own, after these (ava.e2e.config.js).
     '!test/e2e/**',
   ],

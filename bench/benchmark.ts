@@ -15,6 +15,8 @@ export interface Benchmark {
   title: string;
   /** Rough duration of a full run in seconds, for the progress line. */
   seconds: number;
+  /** Left out of `npm run bench` without names: it runs only when named (a long measurement of its own). */
+  onlyByName?: boolean;
   /** The command that measures this area on its own, with the iterations of a full or a --quick run. */
   command(quick: boolean): string;
   run(context: RunContext): Promise<Figure[]>;

@@ -1,6 +1,7 @@
 // Every benchmark, in the order `npm run bench` runs them (quick ones first); their budgets are in budgets.yaml.
 import type { Benchmark } from './benchmark.ts';
 import { functions } from './functions.ts';
+import { reportedFigures } from './reported.ts';
 import { scriptBenchmark } from './script.ts';
 
 // Router latency with actions that answer at once; one cold start each only (cold starts are `functions`').
@@ -44,4 +45,64 @@ const storm = scriptBenchmark({
   args: (quick) => ['bench/storm.ts', '--alerts', quick ? '300' : '1000', '--modes', 'unbounded,image'],
 });
 
-export const BENCHMARKS: readonly Benchmark[] = [router, app, functions, cluster, agent, storm];
+// Side by side: each headline a ratio to a baseline measured in the same run, in turn (bench/stats.ts).
+const cold = scriptBenchmark({
+  name: 'cold',
+  title: 'Cold remediation, next to the single-call function',
+  seconds: 300,
+  args: (quick) => ['bench/cold.ts', '--runs', quick ? '2' : '5', '--share-runs', quick ? '1' : '3'],
+  figures: reportedFigures,
+});
+
+const warm = scriptBenchmark({
+  name: 'warm',
+  title: 'Warm remediation, next to the bare API call',
+  seconds: 360,
+  args: (quick) => ['bench/warm.ts', '--rounds', quick ? '30' : '200'],
+  figures: reportedFigures,
+});
+
+const routerLoad = scriptBenchmark({
+  name: 'router-load',
+  title: 'Router, next to a plain node:http server',
+  seconds: 120,
+  args: (quick) => [
+    'bench/router-load.ts',
+    '--rounds',
+    quick ? '1=40,10=40,100=10,1000=5' : '1=200,10=200,100=40,1000=20',
+  ],
+  figures: reportedFigures,
+});
+
+// 1,000 invocations either way: --quick starts each function once instead of three times.
+const memory = scriptBenchmark({
+  name: 'memory',
+  title: 'Resident memory, next to a hello-world',
+  seconds: 420,
+  args: (quick) => ['bench/memory.ts', '--starts', quick ? '1' : '3'],
+  figures: reportedFigures,
+});
+
+// The whole loop with the production profile: its own, longer run (`npm run bench -- recovery`).
+const recovery = scriptBenchmark({
+  name: 'recovery',
+  title: 'Time to recovery, next to the detection floor',
+  seconds: 1500,
+  onlyByName: true,
+  args: (quick) => ['bench/recovery.ts', ...(quick ? ['--scenarios', 'memory-leak'] : [])],
+  figures: reportedFigures,
+});
+
+export const BENCHMARKS: readonly Benchmark[] = [
+  router,
+  app,
+  functions,
+  cluster,
+  agent,
+  cold,
+  warm,
+  routerLoad,
+  memory,
+  storm,
+  recovery,
+];

@@ -8,10 +8,17 @@ import { comparisonSchema } from './figures.ts';
 export const BUDGETS_PATH = join(import.meta.dirname, 'budgets.yaml');
 
 const BUDGET = /^(\S+) (-?\d+(?:\.\d+)?)(?: (.+))?$/;
+// `none <unit>`: shown for comparison, with no target.
+const NONE = /^none(?: (.+))?$/;
 const budgetSchema = z
   .string()
-  .regex(BUDGET, 'a budget is <, ≤, > or ≥, a number and a unit, e.g. "< 20 ms"')
+  .regex(
+    new RegExp(`${BUDGET.source}|${NONE.source}`),
+    'a budget is <, ≤, > or ≥, a number and a unit, e.g. "< 20 ms", or none and a unit',
+  )
   .transform((text, ctx) => {
+    const none = NONE.exec(text);
+    if (none) return { target: null, unit: none[1] ?? '' };
     const [, op = '', value = '', unit = ''] = BUDGET.exec(text) ?? [];
     const comparison = comparisonSchema.safeParse(op);
     if (!comparison.success) {
@@ -22,8 +29,13 @@ const budgetSchema = z
   });
 
 const figureBudgetSchema = z
-  .object({ metric: z.string().min(1), budget: budgetSchema, printed: z.string().includes('#').optional() })
-  .transform(({ metric, budget, printed }) => ({ metric, ...budget, printed }));
+  .object({
+    metric: z.string().min(1),
+    budget: budgetSchema,
+    printed: z.string().includes('#').optional(),
+    headline: z.boolean().optional(),
+  })
+  .transform(({ metric, budget, printed, headline }) => ({ metric, ...budget, printed, headline }));
 
 const areaBudgetsSchema = z.object({ why: z.string().min(1), figures: z.array(figureBudgetSchema).min(1) });
 

@@ -1,10 +1,12 @@
-// The results of a run: the machine it ran on, each area's figures; read back, merged, written as JSON and Markdown.
+// The results of a run: the machine it ran on, each area's figures and the load it ran under; read back, merged,
+// written as JSON and (bench/markdown.ts) Markdown.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { figureSchema, targetText } from './figures.ts';
+import { markdown } from './markdown.ts';
 
 const loadSchema = z.tuple([z.number(), z.number(), z.number()]);
 
@@ -17,6 +19,8 @@ export const areaSchema = z.object({
   measuredAt: z.string(),
   /** 1, 5 and 15 minute load average when the area started. */
   loadAverageAtStart: loadSchema,
+  /** The 1-minute load average sampled while the area ran (absent in results written before it was kept). */
+  loadAverageDuring: z.object({ min: z.number(), mean: z.number(), max: z.number() }).optional(),
   seconds: z.number(),
   quick: z.boolean(),
   error: z.string().optional(),
@@ -42,7 +46,7 @@ export const resultsSchema = z.object({
 
 export type AreaResult = z.infer<typeof areaSchema>;
 export type Results = z.infer<typeof resultsSchema>;
-type Load = z.infer<typeof loadSchema>;
+export type Load = z.infer<typeof loadSchema>;
 
 const GiB = 1024 ** 3;
 
@@ -71,76 +75,17 @@ export function earlierAreas(path: string, ranNow: readonly string[]): AreaResul
   return parsed.success ? parsed.data.areas.filter((area) => !ranNow.includes(area.name)) : [];
 }
 
-const load = (l: Load) => l.join(', ');
-const cell = (text: string) => text.replaceAll('|', '\\|');
-const verdictText = { pass: 'pass', MISS: '**MISS**', 'no value': '**no value**' } as const;
-
-function areaMarkdown(area: AreaResult, ranNow: boolean): string {
-  const when = ranNow ? '' : ' (kept from an earlier run)';
-  const lines = [
-    `## ${area.title} (\`${area.name}\`)`,
-    '',
-    `Measured by \`${area.command}\`${area.quick ? ' (--quick)' : ''} · ${area.measuredAt}${when} · ` +
-      `load average at start ${load(area.loadAverageAtStart)} · ${area.seconds.toFixed(0)} s`,
-    '',
-    `Targets: ${area.budgets}`,
-    '',
-  ];
-  if (area.error) lines.push(`**Did not finish:** ${area.error}`, '');
-  if (area.figures.length > 0) {
-    lines.push('| metric | value | unit | target | verdict |', '|---|--:|---|---|---|');
-    for (const f of area.figures) {
-      const value = f.value === null ? '–' : String(f.value);
-      lines.push(
-        `| ${cell(f.metric)} | ${value} | ${f.unit} | ${cell(targetText(f.target, f.unit))} | ${verdictText[f.verdict]} |`,
-      );
-    }
-    lines.push('');
-  }
-  return lines.join('\n');
-}
-
 /** Figures that missed their target or have no value, as "area: metric (value)". */
 export function misses(areas: readonly AreaResult[]): string[] {
   return areas.flatMap((area) => [
     ...(area.error ? [`${area.name}: did not finish: ${area.error}`] : []),
     ...area.figures
-      .filter((f) => f.verdict !== 'pass')
+      .filter((f) => f.verdict === 'MISS' || f.verdict === 'no value')
       .map(
         (f) =>
           `${area.name}: ${f.metric}: ${f.value ?? 'no value'}${f.value === null ? '' : ` ${f.unit}`}, target ${targetText(f.target, f.unit)}`,
       ),
   ]);
-}
-
-export function markdown(results: Results): string {
-  const m = results.machine;
-  const figures = results.areas.flatMap((area) => area.figures);
-  const passed = figures.filter((f) => f.verdict === 'pass').length;
-  const missed = misses(results.areas);
-  return [
-    '# selfheal benchmarks',
-    '',
-    '<!-- Written by `npm run bench`: edit bench/, not this file. -->',
-    '',
-    'Reproduce: `npm run bench` runs every benchmark (about 15 minutes, most of it the alert storm) and rewrites this file and',
-    '`bench/results.json`; `npm run bench -- router functions` runs some (the other tables are kept from the',
-    'previous run); `npm run bench -- --quick` takes fewer iterations. Each table names the script that measures',
-    'its area on its own. A target is a budget a user cares about (bench/budgets.yaml says each and why);',
-    '`npm run bench` exits non-zero when a figure misses it, and says which.',
-    '',
-    `Run of ${results.date}${results.quick ? ' (--quick)' : ''}: ${results.ran.join(', ')} · Node ${m.node} · ` +
-      `${m.platform} · ${m.cpus} CPUs (${m.model}) · ${m.memoryGiB} GiB RAM, ${m.freeMemoryGiBAtStart} GiB free at start`,
-    '',
-    `Load average (1, 5, 15 min): ${load(m.loadAverageAtStart)} at start, ${load(m.loadAverageAtEnd)} at the end. ` +
-      'The machine is shared (tests, builds and a playground run beside the benchmarks), so latencies on an idle ' +
-      'machine are likely lower; each table gives the load when its area started.',
-    '',
-    `**${passed} of ${figures.length} figures within target.**` +
-      (missed.length > 0 ? ` Missed:\n\n${missed.map((x) => `- ${cell(x)}`).join('\n')}` : ''),
-    '',
-    ...results.areas.map((area) => areaMarkdown(area, results.ran.includes(area.name))),
-  ].join('\n');
 }
 
 const BIOME = join(import.meta.dirname, '..', 'node_modules', '.bin', 'biome');

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Benchmark } from './benchmark.ts';
 import { BENCHMARKS } from './benchmarks.ts';
 import { type AreaBudgets, loadBudgets } from './budgets.ts';
+import { sideBySideLine } from './markdown.ts';
 import { type AreaResult, earlierAreas, loadAverage, machine, misses, writeResults } from './results.ts';
 
 const JSON_PATH = join(import.meta.dirname, 'results.json');
@@ -15,8 +16,12 @@ const NAMES = BENCHMARKS.map((b) => b.name);
 const minutes = (benchmarks: readonly Benchmark[]) =>
   Math.ceil(benchmarks.reduce((sum, b) => sum + b.seconds, 0) / 60);
 
+const DEFAULT = BENCHMARKS.filter((b) => !b.onlyByName);
+const BY_NAME = BENCHMARKS.filter((b) => b.onlyByName);
 const usage = `usage: npm run bench [-- [--quick] [name ...]]
-  name     one or more of: ${NAMES.join(', ')} (default: all, about ${minutes(BENCHMARKS)} min)
+  name     one or more of: ${NAMES.join(', ')}
+           (default: all but ${BY_NAME.map((b) => b.name).join(', ')}, about ${minutes(DEFAULT)} min;
+           ${BY_NAME.map((b) => `${b.name} runs only when named, about ${minutes([b])} min`).join('; ')})
   --quick  fewer iterations where a measurement takes a count (the app and agent scripts have fixed ones)
 Writes bench/results.md and bench/results.json; exits 1 when a figure misses its budget (bench/budgets.yaml).`;
 
@@ -47,7 +52,10 @@ function parseCommandLine(): { selected: Benchmark[]; quick: boolean } {
     fail(`no benchmark named ${unknown.join(', ')}; the benchmarks are ${NAMES.join(', ')}`);
   const wanted = parsed.positionals;
   return {
-    selected: wanted.length === 0 ? [...BENCHMARKS] : BENCHMARKS.filter((b) => wanted.includes(b.name)),
+    selected:
+      wanted.length === 0
+        ? BENCHMARKS.filter((b) => !b.onlyByName)
+        : BENCHMARKS.filter((b) => wanted.includes(b.name)),
     quick: parsed.values.quick,
   };
 }
@@ -72,6 +80,9 @@ async function runArea(
   interrupted: () => boolean,
 ): Promise<AreaResult> {
   const started = performance.now();
+  // The 1-minute load average while the area runs: what the machine's other work did to its figures.
+  const loads = [loadAverage()[0]];
+  const sampling = setInterval(() => loads.push(loadAverage()[0]), 5000);
   const area: AreaResult = {
     name: benchmark.name,
     title: benchmark.title,
@@ -88,7 +99,15 @@ async function runArea(
   } catch (error) {
     area.error = interrupted() ? 'interrupted' : ((error as Error).message ?? String(error));
   }
+  clearInterval(sampling);
+  loads.push(loadAverage()[0]);
   area.seconds = Math.round((performance.now() - started) / 1000);
+  const mean = loads.reduce((sum, l) => sum + l, 0) / loads.length;
+  area.loadAverageDuring = {
+    min: Math.min(...loads),
+    mean: Number(mean.toFixed(2)),
+    max: Math.max(...loads),
+  };
   return area;
 }
 
@@ -140,8 +159,13 @@ writeResults(
   MARKDOWN_PATH,
 );
 
+const sideBySide = ran.flatMap((area) =>
+  area.figures.filter((f) => f.sides).map((f) => `  ${sideBySideLine(f)}`),
+);
+if (sideBySide.length > 0)
+  process.stdout.write(`side by side, in turn in the same run:\n${sideBySide.join('\n')}\n`);
 const missed = misses(ran);
-const figures = ran.flatMap((area) => area.figures);
+const figures = ran.flatMap((area) => area.figures).filter((f) => f.verdict !== 'shown');
 const passed = figures.filter((f) => f.verdict === 'pass').length;
 process.stdout.write(
   `bench: ${passed} of ${figures.length} figures within budget; wrote bench/results.md and bench/results.json\n`,

@@ -4,7 +4,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Benchmark } from './benchmark.ts';
+import type { FigureBudget } from './budgets.ts';
+import type { Figure } from './figures.ts';
 import { printedFigures } from './printed.ts';
+import { isReportLine } from './reported.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
 const STOP_GRACE_MS = 15_000;
@@ -51,21 +54,29 @@ export async function runScript(args: string[], { onLine, timeoutMs }: ScriptOpt
   return `${stdout.join('\n')}\n`;
 }
 
-/** A benchmark that runs one measurement script and reads its budgeted figures from what it prints. */
+/**
+ * A benchmark that runs one measurement script and reads its budgeted figures from what it prints: by default from
+ * the lines the budgets name (printed.ts), or as the script reports them (reported.ts).
+ */
 export function scriptBenchmark(spec: {
   name: string;
   title: string;
   seconds: number;
+  onlyByName?: boolean;
   args: (quick: boolean) => string[];
+  figures?: (output: string, budgets: readonly FigureBudget[]) => Figure[];
 }): Benchmark {
-  const { args, ...about } = spec;
+  const { args, figures = printedFigures, ...about } = spec;
   // Generous on a busy machine, but a script that hangs (waiting for a pod that never starts) does not stall the run.
   const timeoutMs = Math.max(180, 4 * spec.seconds) * 1000;
   return {
     ...about,
     command: (quick) => commandLine(args(quick)),
     async run({ quick, say, budgets }) {
-      return printedFigures(await runScript(args(quick), { onLine: say, timeoutMs }), budgets.figures);
+      const onLine = (line: string) => {
+        if (!isReportLine(line)) say(line);
+      };
+      return figures(await runScript(args(quick), { onLine, timeoutMs }), budgets.figures);
     },
   };
 }

@@ -6,26 +6,19 @@
 // Modes: unbounded = `node functions/run.ts` without heap flags or an in-flight bound (how it ran before);
 // bounded = through the launcher with the limit and the default SELFHEAL_MAX_INFLIGHT (npm run function, the
 // playground); image = the image's command, `node launch.mjs index.mjs` on the bundle.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-} from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { readStack } from '../manifests/openfaas-functions.ts';
 import { type ControlPlane, startControlPlane } from '../playground/cluster/control-plane.ts';
 import { freePort } from '../playground/cluster/ports.ts';
 import { buildFunction } from '../scripts/build-functions.ts';
+import { eventually } from '../test/helpers/wait.ts';
+import { benchNamespace, createDeployments, serviceAccountKubeconfig } from './cluster.ts';
+import { type Listening, startListening, stop } from './processes.ts';
 import { type StormTargets, stormAlerts, webhooks } from './storm-payloads.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -74,92 +67,29 @@ const mib = (quantity: string) => Number(/^(\d+)Mi$/.exec(quantity)?.[1] ?? Numb
 const statusKiB = (pid: number, field: string) =>
   Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
-const RBAC_DIR = join(ROOT, 'manifests', 'base', 'rbac');
-async function applyRbac(kc: KubeConfig, namespace: string): Promise<void> {
-  const client = KubernetesObjectApi.makeApiClient(kc);
-  for (const file of ['serviceaccounts.yaml', 'clusterroles.yaml', 'rolebindings.yaml']) {
-    for (const doc of parseAllDocuments(readFileSync(join(RBAC_DIR, file), 'utf8'))) {
-      const object = doc.toJS() as KubernetesObject & { subjects?: Array<{ namespace?: string }> };
-      if (object.metadata?.namespace) object.metadata.namespace = namespace;
-      for (const subject of object.subjects ?? []) subject.namespace = namespace;
-      await client.patch(object, undefined, undefined, 'selfheal-bench', true, PatchStrategy.ServerSideApply);
-    }
-  }
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
 // A namespace with opted-in Deployments and their pods (Pending: no node here; restart-pod deletes them all the same).
 async function workloads(kc: KubeConfig, namespace: string): Promise<StormTargets> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await until('the default ServiceAccount', () =>
-    core.readNamespacedServiceAccount({ namespace, name: 'default' }),
-  );
-  await applyRbac(kc, namespace);
+  await benchNamespace(kc, namespace);
   const deployments = Array.from({ length: DEPLOYMENTS }, (_, i) => `web-${i}`);
-  for (const name of deployments) {
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name, labels: { 'selfheal.dev/enabled': 'true' } },
-        spec: {
-          replicas: REPLICAS,
-          selector: { matchLabels: { app: name } },
-          template: {
-            metadata: { labels: { app: name } },
-            spec: { containers: [{ name: 'app', image: 'registry.invalid/selfheal/app:1' }] },
-          },
-        },
-      },
-    });
-  }
-  const pods = await until('the pods of every Deployment', async () => {
-    const { items } = await core.listNamespacedPod({ namespace });
-    return items.length >= DEPLOYMENTS * REPLICAS ? items.map((p) => p.metadata?.name as string) : undefined;
-  });
+  await createDeployments(kc, namespace, deployments, { replicas: REPLICAS });
+  const core = kc.makeApiClient(CoreV1Api);
+  const pods = await eventually(
+    'the pods of every Deployment',
+    async () => {
+      const { items } = await core.listNamespacedPod({ namespace });
+      return items.length >= DEPLOYMENTS * REPLICAS
+        ? items.map((p) => p.metadata?.name as string)
+        : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
   return { namespace, deployments, pods };
 }
 
-type Running = { fn: Fn; child: ChildProcess; url: string; pid: number };
-// Every function process started, so an interrupt stops them too.
-const children = new Set<ChildProcess>();
+type Running = Listening & { name: Fn };
 
 async function startFn(fn: Fn, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Running> {
-  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const url = await until(
-    `${fn} to listen`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`${fn} exited ${child.exitCode}: ${output}`);
-      return /listening on (http:\/\/\S+)/.exec(output)?.[1];
-    },
-    60_000,
-  );
-  return { fn, child, url, pid: child.pid as number };
-}
-
-async function stopFn(running: Running): Promise<void> {
-  if (running.child.exitCode !== null) return;
-  const exited = once(running.child, 'exit');
-  running.child.kill('SIGTERM');
-  // A function still working off a backlog of thousands of calls may not get to its SIGTERM handler soon.
-  const kill = setTimeout(() => running.child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(kill);
+  return { ...(await startListening(fn, args, cwd, env)), name: fn };
 }
 
 // How many calls the function shed; '?' when its /metrics does not answer within 5 s (buried under a backlog).
@@ -263,16 +193,12 @@ async function runMode(cluster: ControlPlane, mode: Mode, bundles: string | unde
   const running: Running[] = [];
   try {
     for (const fn of ACTIONS) {
-      const kubeconfig = join(dir, `${namespace}-${fn}.kubeconfig`);
-      writeFileSync(
-        kubeconfig,
-        cluster.kubeconfigTextForToken(await cluster.mintToken(namespace, fn), namespace),
-      );
+      const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, fn, dir);
       const { args, cwd } = commandFor(mode, fn, bundles);
       const env = { ...base, ...bounds(fn), PORT: String(await freePort()), KUBECONFIG: kubeconfig };
       running.push(await startFn(fn, args, env, cwd));
     }
-    const urls = running.map((r) => `${r.fn}=${r.url}`).join(',');
+    const urls = running.map((r) => `${r.name}=${r.url}`).join(',');
     const { args, cwd } = commandFor(mode, 'router', bundles);
     const routerEnv = {
       ...base,
@@ -284,12 +210,12 @@ async function runMode(cluster: ControlPlane, mode: Mode, bundles: string | unde
     };
     const router = await startFn('router', args, routerEnv, cwd);
     running.unshift(router);
-    const atRest = new Map(running.map((r) => [r.fn, statusKiB(r.pid, 'VmRSS') / 1024]));
+    const atRest = new Map(running.map((r) => [r.name, statusKiB(r.pid, 'VmRSS') / 1024]));
 
     const alerts = stormAlerts(alertCount, targets, new Date().toISOString());
     const result = await storm(router.url, webhooks(alerts, perWebhook), deadlineOf(mode));
     // Read at once: the high-water mark of each process's resident memory over its whole life.
-    const peaks = new Map(running.map((r) => [r.fn, statusKiB(r.pid, 'VmHWM') / 1024]));
+    const peaks = new Map(running.map((r) => [r.name, statusKiB(r.pid, 'VmHWM') / 1024]));
 
     const outcomes = Object.entries(result.outcomes).map(([k, v]) => `${v} ${k}`);
     console.log(
@@ -299,19 +225,19 @@ async function runMode(cluster: ControlPlane, mode: Mode, bundles: string | unde
     );
     console.log(`${mode}: ${alertCount - result.answered} alerts left unanswered`);
     for (const r of running) {
-      const peak = peaks.get(r.fn) ?? Number.NaN;
-      const limit = limitOf(r.fn);
+      const peak = peaks.get(r.name) ?? Number.NaN;
+      const limit = limitOf(r.name);
       const flags = readFileSync(`/proc/${r.pid}/cmdline`, 'utf8')
         .split('\0')
         .filter((a) => a.startsWith('--max-'));
       console.log(
-        `${mode} ${r.fn}: peak RSS ${peak.toFixed(1)} MiB, ${((100 * peak) / mib(limit)).toFixed(0)} % of its ` +
-          `${limit} limit (at rest ${atRest.get(r.fn)?.toFixed(1)} MiB; ${await shedCount(r.url)} calls shed; ` +
+        `${mode} ${r.name}: peak RSS ${peak.toFixed(1)} MiB, ${((100 * peak) / mib(limit)).toFixed(0)} % of its ` +
+          `${limit} limit (at rest ${atRest.get(r.name)?.toFixed(1)} MiB; ${await shedCount(r.url)} calls shed; ` +
           `heap flags: ${flags.join(' ') || 'none'})`,
       );
     }
   } finally {
-    await Promise.all(running.map(stopFn));
+    await Promise.all(running.map(stop));
   }
 }
 
@@ -327,16 +253,16 @@ console.log(
     `5xx retried; limits from stack.yml: ${FUNCTIONS.map((f) => `${f} ${limitOf(f)}`).join(', ')}`,
 );
 const cluster = await startControlPlane();
-const stop = async () => {
+const stopAll = async () => {
   await cluster.stop();
   rmSync(dir, { recursive: true, force: true });
 };
+// The function processes are killed at exit (processes.ts).
 process.once('SIGINT', () => {
-  for (const child of children) child.kill('SIGKILL');
-  void stop().then(() => process.exit(130));
+  void stopAll().then(() => process.exit(130));
 });
 try {
   for (const mode of modes) await runMode(cluster, mode, bundles, dir);
 } finally {
-  await stop();
+  await stopAll();
 }

@@ -177,7 +177,12 @@ for (const [label, alertmanager] of ALERTMANAGERS) {
     for (const name of ['web', 'api']) {
       t.falsy((await deployment(name)).spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]);
     }
-    const eventReasons = async (name: string) => (await eventsAbout(kc, ns, name)).map((e) => e.reason);
+    // A redelivery (Alertmanager retries a notification the router answered 503 at its deadline, on a busy machine)
+    // is recorded as Skipped already-done: it changes nothing, so only the other Events are counted.
+    const eventReasons = async (name: string) =>
+      (await eventsAbout(kc, ns, name))
+        .filter((e) => !(e.reason === 'Skipped' && /already acted on/.test(e.message ?? '')))
+        .map((e) => e.reason);
     t.deepEqual(
       await eventually('the Events of the three actions', async () => {
         const reasons = [
@@ -286,22 +291,22 @@ for (const [label, alertmanager] of ALERTMANAGERS) {
       () => path.webhooks.exchanges.some((e) => e.status === 200),
       { timeoutMs: 30_000 },
     );
+    // 503 until the delivery succeeds (at least the two the faults cause; a busy machine may add a deadline or an
+    // in-progress answer), then 200.
     const webhooks = path.webhooks.exchanges;
-    t.deepEqual(
-      webhooks.map((e) => e.status),
-      [503, 503, 200],
-    );
+    t.regex(webhooks.map((e) => e.status).join(' '), /^503 503 (503 )*200$/);
     for (const exchange of webhooks) checkWebhook(t, exchange, path, ns);
     t.like(answerOf(webhooks[0]), { status: 'retry', results: [{ outcome: 'failed' }] });
 
     const calls = path.actions.scale.exchanges;
     t.deepEqual(
       calls.map((c) => c.fault),
-      ['unavailable', 'answer-lost', 'pass'],
+      ['unavailable', 'answer-lost', ...calls.slice(2).map(() => 'pass')],
     );
     t.is(new Set(calls.map((c) => cloudEventOf(c).id)).size, 1, 'the same event id every time');
     t.like(answerOf(calls[1]), { outcome: 'applied' });
-    t.like(answerOf(calls[2]), { outcome: 'skipped', reason: 'already-done' });
+    t.like(answerOf(calls.at(-1)), { outcome: 'skipped', reason: 'already-done' });
+    t.is(calls.filter((c) => answerOf(c)?.outcome === 'applied').length, 1, 'applied once');
     const api = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'api' });
     t.is(api.spec?.replicas, 2, 'scaled up by one, not two');
     t.deepEqual((await eventsAbout(kc, ns, 'api')).filter((e) => e.reason === 'ScaledUp').length, 1);

@@ -139,11 +139,17 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
     );
   }
   for (const am of stack.alertmanagers) {
-    const alerts = await eventually(`${am.name} holding the alert`, async () => {
-      const filter = new URLSearchParams({ filter: 'alertname="HighErrorRate"' });
-      const found = (await (await fetch(`${am.url}/api/v2/alerts?${filter}`)).json()) as { labels: object }[];
-      return found.length > 0 && found;
-    });
+    const alerts = await eventually(
+      `${am.name} holding the alert`,
+      async () => {
+        const filter = new URLSearchParams({ filter: 'alertname="HighErrorRate"' });
+        const found = (await (await fetch(`${am.url}/api/v2/alerts?${filter}`)).json()) as {
+          labels: object;
+        }[];
+        return found.length > 0 && found;
+      },
+      { timeoutMs: 90_000 },
+    );
     t.is(alerts.length, 1, `${am.name}: ${JSON.stringify(alerts)}`);
     t.like(alerts[0]?.labels, { namespace: ns, pod: sickName, action: 'restart-pod' });
   }

@@ -28,7 +28,7 @@ for (const [env, message] of badConfigs) {
     const result = spawnSync(process.execPath, [mainPath], {
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
       encoding: 'utf8',
-      timeout: 10_000,
+      timeout: 60_000,
     });
     t.is(result.status, 2);
     t.is(result.stderr, `selfheal-app: ${message}\n`);

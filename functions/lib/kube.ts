@@ -1,5 +1,5 @@
 // The Kubernetes operations the actions need, over @kubernetes/client-node (in a pod: in-cluster config;
-// outside: KUBECONFIG). The client is imported lazily, so modules that never call createKube never load it.
+// outside: KUBECONFIG). The client is imported lazily (kube-client.ts), so modules that never call createKube never load it.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -111,7 +111,7 @@ const STRATEGIC_MERGE = 'application/strategic-merge-patch+json';
 // in-cluster service account, then ~/.kube/config.
 export async function loadKubeConfig(source: KubeSource): Promise<KubeConfig> {
   if (source.kubeConfig) return source.kubeConfig;
-  const k8s = await import('@kubernetes/client-node');
+  const k8s = await import('./kube-client.ts');
   const kc = new k8s.KubeConfig();
   // client-node's loadFromDefault() falls back to http://localhost:8080 when nothing is configured; a function
   // must not guess, so without KUBECONFIG, a service account or ~/.kube/config it fails with a clear message.
@@ -165,15 +165,20 @@ function withTokenFile(kc: KubeConfig, tokenFile: string): KubeConfig {
 }
 
 export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs: number }): Promise<KubeOps> {
-  const k8s = await import('@kubernetes/client-node');
+  const k8s = await import('./kube-client.ts');
   const kc = await loadKubeConfig(source);
   const core: CoreV1Api = kc.makeApiClient(k8s.CoreV1Api);
   const apps: AppsV1Api = kc.makeApiClient(k8s.AppsV1Api);
 
-  // Every call gets a deadline; patches also their content type.
+  // client-node builds a new undici Agent for every call, so each call would open (and hand shake) a TLS connection
+  // of its own: the first call's agent is kept, and every later call goes through its connections.
+  let dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  // Every call gets a deadline and the shared connection; patches also their content type.
   const options = (contentType?: string, deadlineMs = timeoutMs) => {
     const middleware: ObservableMiddleware = {
       pre: (ctx: RequestContext) => {
+        dispatcher ??= ctx.getDispatcher();
+        if (dispatcher) ctx.setDispatcher(dispatcher);
         if (contentType) ctx.setHeaderParam('Content-Type', contentType);
         ctx.setSignal(AbortSignal.timeout(deadlineMs));
         return new k8s.Observable(Promise.resolve(ctx));

@@ -53,6 +53,7 @@ export function routerFunction(options: RouterOptions = {}) {
     if (!state)
       return json(503, new SelfhealError('unavailable', 'the router is not initialised yet').toJSON());
     // The clock starts before the webhook is validated and planned: all of it counts against Alertmanager's wait.
+    const receivedAt = performance.now();
     const deadline = AbortSignal.timeout(state.config.answerDeadlineMs);
     const denied = authorize(context.headers);
     if (denied) return json(denied.code, denied.toJSON());
@@ -80,6 +81,7 @@ export function routerFunction(options: RouterOptions = {}) {
         log: state.log,
         deadline,
         progress: state.progress,
+        receivedAt,
       });
       return json(statusCode, result);
     } catch (err) {

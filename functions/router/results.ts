@@ -29,7 +29,8 @@ export type AlertResult = {
 
 // What became of an alert that needed a delivery.
 export type Fate =
-  | { kind: 'delivered'; delivery: Delivery; hops?: readonly Hop[] }
+  // ms: from the webhook's arrival to the action's answer (the change acknowledged, or refused).
+  | { kind: 'delivered'; delivery: Delivery; hops?: readonly Hop[]; ms?: number }
   | { kind: 'earlier'; settled: SettledDelivery }
   | { kind: 'concurrent' }
   | { kind: 'deadline'; stage: 'in-flight' | 'not-attempted' };
@@ -142,8 +143,8 @@ export function settledOf(delivery: Delivery, hops: readonly Hop[] = []): Settle
   };
 }
 
-// Counts and logs the results: a line per decision taken now (the alerts left for later, or settled earlier, at
-// debug level), a warning summing up what the deadline left out, and one for what Alertmanager truncated.
+// Counts and logs the results: a line per decision taken now, with the milliseconds from the webhook's arrival to
+// the action's answer (the alerts left for later, or settled earlier, at debug level), a warning summing up what the deadline left out, and one for what Alertmanager truncated.
 export function report(
   webhook: Webhook,
   plans: readonly Planned[],
@@ -172,6 +173,7 @@ export function report(
         httpStatus: result.httpStatus,
         result: result.result?.outcome,
         escalatedTo: result.escalatedTo,
+        ...(fate?.kind === 'delivered' && fate.ms !== undefined ? { ms: Math.round(fate.ms) } : {}),
       },
       result.message ?? `${result.action} ${result.outcome}`,
     );

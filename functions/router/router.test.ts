@@ -5,11 +5,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
+import { pino } from 'pino';
 import { freePort } from '../../playground/cluster/ports.ts';
 import { type Env, loadRouterConfig } from '../lib/config.ts';
 import { eventId } from '../lib/events.ts';
-import { createLogger } from '../lib/log.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
 import { startFunction } from '../lib/runtime.ts';
 import { routerFunction } from './index.ts';
 
@@ -102,7 +104,12 @@ async function startSink(t: ExecutionContext): Promise<Sink> {
   };
 }
 
-async function startRouter(t: ExecutionContext, actionUrl: string, env: Env = {}): Promise<string> {
+async function startRouter(
+  t: ExecutionContext,
+  actionUrl: string,
+  env: Env = {},
+  log: Logger = silent,
+): Promise<string> {
   const config = loadRouterConfig({
     SELFHEAL_WEBHOOK_TOKEN: TOKEN,
     SELFHEAL_SINK: 'direct',
@@ -114,7 +121,7 @@ async function startRouter(t: ExecutionContext, actionUrl: string, env: Env = {}
     SELFHEAL_ANSWER_DEADLINE_MS: '60000',
     ...env,
   });
-  const mod = routerFunction({ config: () => config, log: silent });
+  const mod = routerFunction({ config: () => config, log });
   const running = await startFunction(mod, {
     name: 'router',
     host: '127.0.0.1',
@@ -231,6 +238,32 @@ test('deliveries run in parallel, bounded by SELFHEAL_DELIVERY_CONCURRENCY', asy
   t.is(status, 200);
   t.is(sink.received.length, 6);
   t.is(sink.maxInFlight(), 2);
+});
+
+test('each alert’s line in the log says how long from the webhook’s arrival to its action’s answer', async (t) => {
+  const sink = await startSink(t);
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    }),
+  );
+  const url = await startRouter(t, sink.url, { SELFHEAL_DELIVERY_CONCURRENCY: '1' }, log);
+  const started = performance.now();
+  const { status } = await post(url, raw(version, 'multi'));
+  const elapsed = performance.now() - started;
+  t.is(status, 200);
+  const delivered = lines.filter((l) => l.outcome === 'accepted');
+  t.is(delivered.length, 3);
+  // The sink answers each after 20 ms, one at a time: every alert waited for its own and those before it.
+  const ms = delivered.map((l) => l.ms as number).sort((a, b) => a - b);
+  ms.forEach((m, i) => {
+    t.true(m >= 20 * (i + 1) - 1 && m <= elapsed + 1, `${m} ms`);
+  });
 });
 
 test('an action that answers 4xx makes its alert rejected, and the notification still succeeds', async (t) => {

@@ -23,6 +23,8 @@ export type RouterDeps = {
   deadline?: AbortSignal;
   // What attempts of the same notification settled or are delivering, so that a retry re-sends only the rest.
   progress?: Progress;
+  // performance.now() when the webhook arrived; by default when routeWebhook starts.
+  receivedAt?: number;
 };
 
 export type RouterAnswer = {
@@ -45,6 +47,7 @@ async function deliverPending(
   deps: RouterDeps,
   deadline: AbortSignal,
   key: string | undefined,
+  receivedAt: number,
 ): Promise<Fate[]> {
   const { config, post } = deps;
   const progress = key ? deps.progress : undefined;
@@ -74,7 +77,7 @@ async function deliverPending(
         const done = settledOf(delivery, hops);
         if (progress && done) progress.remember(key as string, new Map([[plan.id, done]]));
       }
-      return { kind: 'delivered', delivery, hops } satisfies Fate;
+      return { kind: 'delivered', delivery, hops, ms: performance.now() - receivedAt } satisfies Fate;
     } finally {
       release(plan.id);
     }
@@ -89,7 +92,7 @@ async function deliverPending(
 }
 
 export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<RouterAnswer> {
-  const { config, progress } = deps;
+  const { config, progress, receivedAt = performance.now() } = deps;
   const deadline = deps.deadline ?? AbortSignal.timeout(config.answerDeadlineMs);
   const plans = planWebhook(webhook, {
     routes: config.routes,
@@ -107,7 +110,7 @@ export async function routeWebhook(webhook: Webhook, deps: RouterDeps): Promise<
     if (settled) fates.set(plan, { kind: 'earlier', settled });
     else pending.push(plan);
   }
-  const delivered = await deliverPending(pending, deps, deadline, key);
+  const delivered = await deliverPending(pending, deps, deadline, key, receivedAt);
   for (const [i, plan] of pending.entries()) fates.set(plan, delivered[i] as Fate);
 
   const results = plans.map((plan) => describe(plan, fates.get(plan), config.answerDeadlineMs));

@@ -276,7 +276,7 @@ test('the emptyDir scratch directory survives container restarts and goes with t
 
 test('deleting a pod sends SIGTERM and waits for a graceful exit; a process ignoring it gets SIGKILL after the grace period', async (t) => {
   const { agent, create, running, core, ns } = await setup(t);
-  await create(testPod(agent, 'polite', { spec: { terminationGracePeriodSeconds: 10 } }));
+  await create(testPod(agent, 'polite', { spec: { terminationGracePeriodSeconds: 60 } }));
   await create(
     testPod(agent, 'stubborn', {
       env: { IGNORE_SIGTERM: 'true' },
@@ -302,9 +302,10 @@ test('deleting a pod sends SIGTERM and waits for a graceful exit; a process igno
   const stubbornMs = Date.now() - started;
   t.log(`graceful exit deleted in ${politeMs} ms; SIGTERM ignored: deleted in ${stubbornMs} ms (grace 3 s)`);
   t.like(lastPolite.status?.containerStatuses?.[0]?.state?.terminated, { exitCode: 0, reason: 'Completed' });
-  t.true(politeMs < 6_000, 'well before its 10 s grace period');
+  t.true(politeMs < 30_000, 'well before its 60 s grace period');
   t.like(lastStubborn.status?.containerStatuses?.[0]?.state?.terminated, { exitCode: 137, reason: 'Error' });
-  t.true(stubbornMs >= 3_000 && stubbornMs < 8_000);
+  // Killed once the 3 s are up: not before, and not anywhere near the polite pod's 60 s.
+  t.true(stubbornMs >= 3_000 && stubbornMs < 30_000, `${stubbornMs} ms`);
   t.false(alive(pids[0].pid));
   t.false(alive(pids[1].pid));
 });

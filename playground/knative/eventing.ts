@@ -58,6 +58,23 @@ export class EventingStartError extends Error {
  * client's models drop schema keys such as x-kubernetes-preserve-unknown-fields from a CRD).
  */
 export async function applyObjects(cluster: ControlPlane, objects: KubernetesObject[]): Promise<void> {
+  // An admission webhook that is not answering yet (its pod restarting, or slow to listen on a busy machine) is
+  // waited for, as `kubectl apply` in a retrying installer would; any other failure is the answer.
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      return await applyOnce(cluster, objects);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (!/failed calling webhook[\s\S]*(connection refused|i\/o timeout|no route to host)/.test(message))
+        throw err;
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+async function applyOnce(cluster: ControlPlane, objects: KubernetesObject[]): Promise<void> {
   if (objects.length === 0) return;
   const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
   await new Promise<void>((resolve, reject) => {

@@ -88,7 +88,8 @@ export async function spawnApp(t: Teardown, options: SpawnOptions = {}): Promise
     }
   });
 
-  function waitForLog(match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+  // A bound, not a schedule: a Node start takes well over 10 s on a machine busy with other builds.
+  function waitForLog(match: (line: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> {
     const seen = lines.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
