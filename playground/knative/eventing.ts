@@ -66,7 +66,11 @@ export async function applyObjects(cluster: ControlPlane, objects: KubernetesObj
       return await applyOnce(cluster, objects);
     } catch (err) {
       const message = (err as Error).message;
-      if (!/failed calling webhook[\s\S]*(connection refused|i\/o timeout|no route to host)/.test(message))
+      if (
+        !/failed calling webhook[\s\S]*(connection refused|i\/o timeout|no route to host|context deadline exceeded)/.test(
+          message,
+        )
+      )
         throw err;
       if (Date.now() > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, 1000));
