@@ -99,3 +99,24 @@ for (const name of FUNCTION_NAMES) {
     );
   });
 }
+
+test('with func deploying the functions, the overlay leaves out exactly what func creates, and keeps the rest', async (t) => {
+  const overlay = await render('overlays/knative');
+  const withFunc = await render('examples/knative-func');
+  const key = (o: K8sObject) => `${o.apiVersion} ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  const kept = new Set(withFunc.map(key));
+  const left = overlay.filter((o) => !kept.has(key(o)));
+  t.deepEqual(
+    left.map((o) => `${o.kind}/${o.metadata.name}`).sort(),
+    [
+      ...FUNCTION_NAMES.map((name) => `Service/${name}`),
+      ...overlay.filter((o) => o.kind === 'Trigger').map((o) => `Trigger/${o.metadata.name}`),
+    ].sort(),
+    'only the Knative Services and their Triggers',
+  );
+  t.true(withFunc.some((o) => o.kind === 'Broker'));
+  t.true(withFunc.some((o) => o.kind === 'SinkBinding'));
+  // What func creates in their place: one Trigger per subscription, as many as the overlay's.
+  const fromFunc = FUNCTION_NAMES.flatMap((name) => funcTriggers(readFuncYaml(name)));
+  t.is(fromFunc.length, overlay.filter((o) => o.kind === 'Trigger').length);
+});

@@ -7,7 +7,7 @@ import { testCluster, useNamespace } from '../test/helpers/cluster.ts';
 import { dryRun, intoNamespace } from './dry-run.ts';
 import { withLocalSecretFiles } from './function-env.ts';
 import { describe, find, isBuiltIn, type K8sObject, render, TREES, type Tree } from './render.ts';
-import { broker, knativeService, trigger } from './schemas/knative.ts';
+import { broker, knativeService, sinkBinding, trigger } from './schemas/knative.ts';
 import { functionResource } from './schemas/openfaas.ts';
 
 const FUNCTIONS = ['router', 'restart-pod', 'redeploy', 'scale'] as const;
@@ -18,6 +18,7 @@ const CUSTOM_SCHEMAS: Record<string, z.ZodType> = {
   'serving.knative.dev/v1 Service': knativeService,
   'eventing.knative.dev/v1 Broker': broker,
   'eventing.knative.dev/v1 Trigger': trigger,
+  'sources.knative.dev/v1 SinkBinding': sinkBinding,
   'openfaas.com/v1 Function': functionResource,
 };
 
@@ -124,11 +125,21 @@ test('knative: scale-to-zero Services, one Trigger per action type, the router s
   const brokers = objects.filter((o) => o.kind === 'Broker').map((o) => broker.parse(o));
   t.is(brokers.length, 1);
   const theBroker = brokers[0];
+  // The router's K_SINK is bound to the Broker, not written into its Service.
   const routerEnv = services.get('router')?.spec.template.spec.containers[0]?.env ?? [];
-  t.is(
-    routerEnv.find((e) => e.name === 'K_SINK')?.value,
-    `http://broker-ingress.knative-eventing.svc.cluster.local/${theBroker?.metadata.namespace}/${theBroker?.metadata.name}`,
+  t.false(
+    routerEnv.some((e) => e.name === 'K_SINK'),
+    'K_SINK comes from the SinkBinding',
   );
+  const bindings = objects.filter((o) => o.kind === 'SinkBinding') as (K8sObject & {
+    spec: { subject: Record<string, string>; sink: { ref: Record<string, string> } };
+  })[];
+  t.is(bindings.length, 1);
+  t.like(bindings[0]?.spec, {
+    subject: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'router' },
+    sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: theBroker?.metadata.name } },
+  });
+  t.like(theBroker?.spec.delivery?.deadLetterSink?.ref, { kind: 'Service', name: 'restart-pod' });
 
   const triggers = objects.filter((o) => o.kind === 'Trigger').map((o) => trigger.parse(o));
   for (const action of ACTIONS) {
@@ -162,9 +173,22 @@ test('knative: each function starts with the environment its Service gives it, s
     const { containers, volumes = [] } = service.spec.template.spec;
     const container = containers[0];
     const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value ?? '']));
+    // A SinkBinding on the Service adds K_SINK: here a Broker's address, as Knative publishes it.
+    const bound = objects
+      .filter((o) => o.kind === 'SinkBinding')
+      .map((o) => sinkBinding.parse(o))
+      .find((b) => b.spec.subject.kind === 'Service' && b.spec.subject.name === service.metadata.name);
+    const sinkRef = bound?.spec.sink.ref;
+    const sink =
+      sinkRef?.kind === 'Broker'
+        ? {
+            K_SINK: `http://broker-ingress.knative-eventing.svc.cluster.local/${bound?.metadata.namespace}/${sinkRef.name}`,
+          }
+        : {};
     // Knative sets PORT (the container port) itself.
     const local = withLocalSecretFiles({
       ...env,
+      ...sink,
       PORT: String(container?.ports?.[0]?.containerPort ?? 8080),
     });
     t.teardown(local.cleanup);

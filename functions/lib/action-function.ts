@@ -15,11 +15,13 @@ import {
 } from './action.ts';
 import { checkBearer } from './auth.ts';
 import { type ActionConfig, loadActionConfig } from './config.ts';
+import { readDeadLetter } from './dead-letter.ts';
 import { attributeProblems } from './envelope.ts';
 import { SelfhealError } from './errors.ts';
 import type { ActionName } from './events.ts';
 import { createKube, type KubeConfig, type KubeOps } from './kube.ts';
 import { createLogger, type Logger } from './log.ts';
+import { recordDeadLetter } from './report.ts';
 
 export type InvocationContext = {
   headers: IncomingHttpHeaders;
@@ -96,6 +98,9 @@ export function actionFunction(name: ActionName, logic: ActionLogic, options: Ac
             reason: 'invalid-cloudevent',
           });
         }
+        // The Broker's dead-letter sink: an event it could not deliver, of any type, is recorded, not acted on.
+        const letter = readDeadLetter(context.cloudevent as unknown as Record<string, unknown>);
+        if (letter) return recordDeadLetter(name, letter, deps);
         request = parseCloudEventRequest(name, context.cloudevent, forceDryRun);
       } else if (looksLikeCloudEvent(context.headers)) {
         throw new SelfhealError(

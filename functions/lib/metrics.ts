@@ -38,3 +38,10 @@ export const truncatedAlerts = new Counter({
   labelNames: ['receiver'] as const,
   registers: [registry],
 });
+
+export const deadLetters = new Counter({
+  name: 'selfheal_dead_letters_total',
+  help: 'Events a Knative Broker could not deliver after its retries and sent to the dead-letter sink, by event type and last status',
+  labelNames: ['type', 'code'] as const,
+  registers: [registry],
+});

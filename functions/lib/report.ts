@@ -1,11 +1,13 @@
 // Makes an action's decision visible and final: runs the logic, turns a thrown error into a failed or refused
 // outcome, and records the decision as a Kubernetes Event, one log line and a metric.
-import type { ActionOutcome } from './answer.ts';
+import type { ActionOutcome, HttpAnswer } from './answer.ts';
+import { type DeadLetter, describeDeadLetter } from './dead-letter.ts';
 import type { ActionDeps, ActionLogic, Decision } from './decision.ts';
 import { SelfhealError } from './errors.ts';
 import { type ActionName, type ResultData, subjectOf, type Target } from './events.ts';
+import { checkNamespace } from './guards.ts';
 import { buildEvent, type ObjectRef } from './kube-events.ts';
-import { decisions } from './metrics.ts';
+import { deadLetters, decisions } from './metrics.ts';
 import type { ActionRequest } from './request.ts';
 
 const EVENT_REASON: Record<ActionName, string> = {
@@ -129,4 +131,59 @@ export async function runAction(
   );
   decisions.inc({ action: request.action, outcome, reason: decision.reason });
   return { status, result, ...(decision.next && !error ? { next: decision.next } : {}) };
+}
+
+/**
+ * Records a dead letter where a person looks: a Warning Event `Undelivered` on the workload it was about (in an
+ * allowed namespace), an error log line and selfheal_dead_letters_total. Acts on nothing; answers 202.
+ */
+export async function recordDeadLetter(
+  fn: ActionName,
+  letter: DeadLetter,
+  deps: ActionDeps,
+): Promise<HttpAnswer> {
+  const message = describeDeadLetter(letter);
+  let recorded = 'not-recorded';
+  if (letter.target && !checkNamespace(letter.target.namespace, deps.config.namespaces)) {
+    const event = buildEvent({
+      fn,
+      instance: deps.instance,
+      key: `${letter.id}\ndead-letter`,
+      reason: 'Undelivered',
+      message,
+      warning: true,
+      involved: targetRef(letter.target),
+      action: 'DeadLetter',
+      now: deps.now(),
+    });
+    try {
+      recorded = await deps.kube.createEvent(letter.target.namespace, event, deps.config.eventTimeoutMs);
+    } catch (err) {
+      recorded = 'failed';
+      deps.log.warn({ id: letter.id, err: (err as Error).message }, 'could not record the Kubernetes Event');
+    }
+  }
+  deps.log.error(
+    {
+      id: letter.id,
+      type: letter.type,
+      destination: letter.destination,
+      code: letter.code,
+      target: letter.target ? subjectOf(letter.target) : undefined,
+      event: recorded,
+    },
+    message,
+  );
+  deadLetters.inc({ type: letter.type, code: letter.code ?? 'none' });
+  return {
+    statusCode: 202,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({
+      outcome: 'recorded',
+      reason: 'dead-letter',
+      id: letter.id,
+      type: letter.type,
+      message,
+    }),
+  };
 }

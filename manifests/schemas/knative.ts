@@ -251,5 +251,22 @@ export const trigger = z.strictObject({
   }),
 });
 
+// sources.knative.dev/v1 SinkBinding: K_SINK set in a PodSpecable subject's pods from a sink's address.
+export const sinkBinding = z.strictObject({
+  apiVersion: z.literal('sources.knative.dev/v1'),
+  kind: z.literal('SinkBinding'),
+  metadata: objectMeta,
+  spec: z.strictObject({
+    subject: z.strictObject({
+      apiVersion: z.string().min(1),
+      kind: z.string().min(1),
+      name: dnsLabel.optional(),
+      namespace: dnsLabel.optional(),
+      selector: z.record(z.string(), z.unknown()).optional(),
+    }),
+    sink: destination,
+  }),
+});
+
 export type KnativeService = z.infer<typeof knativeService>;
 export type Trigger = z.infer<typeof trigger>;

@@ -26,6 +26,7 @@ import {
   WEBHOOK_SERVICES,
   webhookConfigurations,
 } from './eventing-config.ts';
+import { sandboxProblem } from './pod-sandbox.ts';
 import { type ProcessNode, shortId, startProcessNode } from './process-node.ts';
 
 const FIELD_MANAGER = 'selfheal-knative';
@@ -65,7 +66,11 @@ export async function applyObjects(cluster: ControlPlane, objects: KubernetesObj
       return await applyOnce(cluster, objects);
     } catch (err) {
       const message = (err as Error).message;
-      if (!/failed calling webhook[\s\S]*(connection refused|i\/o timeout|no route to host)/.test(message))
+      if (
+        !/failed calling webhook[\s\S]*(connection refused|i\/o timeout|no route to host|context deadline exceeded)/.test(
+          message,
+        )
+      )
         throw err;
       if (Date.now() > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -122,6 +127,8 @@ export async function startEventing(cluster: ControlPlane, options: EventingOpti
   const log = options.log ?? (() => {});
   const deadline = Date.now() + (options.readyTimeoutMs ?? 180_000);
   const { binaries, configDir } = resolveKnativeEventing();
+  const problem = sandboxProblem();
+  if (problem) throw new EventingStartError(`Knative Eventing cannot run here: ${problem}`);
   const kc = cluster.kubeConfig();
   const dir = await mkdtemp(join(tmpdir(), 'kn-'));
   let node: ProcessNode | undefined;

@@ -1,6 +1,7 @@
 // A pod's network of its own on this host: a network namespace (unshare) holding the pod's address, joined to the host
 // only through unix sockets, so programs that listen on fixed ports of every address (as Knative's do) never collide
 // and never listen on the host's interfaces. The host side: what the pod may reach, and where its ports are reached.
+import { execFileSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -30,6 +31,24 @@ export type Sandbox = {
   hostPort(port: number): number | undefined;
   stop(): Promise<void>;
 };
+
+/**
+ * Says why pod sandboxes cannot run here, or undefined when they can: they need unshare (util-linux) allowed to make
+ * user and network namespaces, ip (iproute2) and setpriv (util-linux).
+ */
+export function sandboxProblem(): string | undefined {
+  try {
+    execFileSync('unshare', ['--user', '--map-root-user', '--net', '--', 'ip', 'link', 'set', 'lo', 'up'], {
+      stdio: 'pipe',
+      timeout: 10_000,
+    });
+    execFileSync('setpriv', ['--help'], { stdio: 'pipe', timeout: 10_000 });
+    return undefined;
+  } catch (err) {
+    const { stderr, message } = err as { stderr?: Buffer; message: string };
+    return `pod sandboxes need unshare with user and network namespaces, ip and setpriv: ${stderr?.toString().trim() || message}`;
+  }
+}
 
 /** Starts `spec.command` in its own network namespace; resolves once the process runs. */
 export async function startSandbox(cluster: ControlPlane, spec: SandboxSpec): Promise<Sandbox> {

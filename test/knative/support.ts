@@ -21,7 +21,7 @@ import { startControlPlane } from '../../devkit/control-plane.ts';
 import { type K8sObject, render } from '../../manifests/render.ts';
 import type { Endpoint } from '../../playground/knative/cluster-dns.ts';
 import { applyObjects, type Eventing, startEventing } from '../../playground/knative/eventing.ts';
-import { publishService } from '../../playground/knative/serving.ts';
+import { publishService, SERVING } from '../../playground/knative/serving.ts';
 import { eventually } from '../helpers/wait.ts';
 
 export type KnativeEnv = { cluster: ControlPlane; eventing: Eventing; kc: KubeConfig; stop(): Promise<void> };
@@ -66,6 +66,35 @@ export async function applyOverlay(cluster: ControlPlane, objects: K8sObject[]):
 }
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
+
+/**
+ * Waits until the Broker's in-memory channel dispatches to every subscription it has: a Trigger is Ready a moment
+ * before the dispatcher has loaded its subscription, and an event the channel takes meanwhile reaches nobody.
+ */
+export async function waitForDispatch(kc: KubeConfig, namespace: string, broker: string): Promise<void> {
+  await eventually(`the channel of Broker ${namespace}/${broker} dispatching to every Trigger`, async () => {
+    const channel = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+      group: 'messaging.knative.dev',
+      version: 'v1',
+      plural: 'inmemorychannels',
+      namespace,
+      name: `${broker}-kne-trigger`,
+    })) as {
+      spec?: { subscribers?: { uid: string; generation?: number }[] };
+      status?: { subscribers?: { uid: string; ready: string; observedGeneration?: number }[] };
+    };
+    const wanted = channel.spec?.subscribers ?? [];
+    const ready = channel.status?.subscribers ?? [];
+    return (
+      wanted.length > 0 &&
+      wanted.every((w) =>
+        ready.some(
+          (r) => r.uid === w.uid && r.ready === 'True' && (r.observedGeneration ?? 0) >= (w.generation ?? 0),
+        ),
+      )
+    );
+  });
+}
 export type KnativeObject = {
   metadata?: { name?: string; generation?: number };
   spec?: Record<string, unknown>;
@@ -128,6 +157,8 @@ export type Received = {
   status: number;
   /** The CloudEvent type of the answer, when it was one (a reply). */
   replyType: string | undefined;
+  /** The answer's body. */
+  answer: string;
   at: number;
 };
 
@@ -136,6 +167,8 @@ export type Tap = {
   received: Received[];
   /** Received events of a type. */
   of(type: string): Received[];
+  /** Waits until `count` requests have been answered (the Broker delivers after answering its sender). */
+  answered(count: number): Promise<Received[]>;
   close(): Promise<void>;
 };
 
@@ -162,6 +195,7 @@ export async function startTap(options: { forward?: string; status?: number } = 
         body,
         status: 0,
         replyType: undefined,
+        answer: '',
         at: Date.now(),
       };
       received.push(entry);
@@ -183,6 +217,7 @@ export async function startTap(options: { forward?: string; status?: number } = 
           const parts: Buffer[] = [];
           answer.on('data', (c: Buffer) => parts.push(c));
           answer.on('end', () => {
+            entry.answer = Buffer.concat(parts).toString('utf8');
             entry.status = answer.statusCode ?? 0;
             const ceType = answer.headers['ce-type'];
             entry.replyType = Array.isArray(ceType) ? ceType[0] : ceType;
@@ -212,6 +247,11 @@ export async function startTap(options: { forward?: string; status?: number } = 
     endpoint: { host: '127.0.0.1', port },
     received,
     of: (type) => received.filter((r) => r.type === type),
+    answered: (count) =>
+      eventually(`${count} answered deliveries`, () => {
+        const done = received.filter((r) => r.status !== 0);
+        return done.length >= count && done;
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -252,12 +292,27 @@ export async function startActions(
   return taps;
 }
 
-/** The router with SELFHEAL_SINK=knative, posting to the Broker's address (reached through the cluster-DNS stand-in). */
+/** The K_SINK the overlay's SinkBinding wrote into the router's Knative Service, once it has. */
+export async function boundSink(kc: KubeConfig): Promise<string> {
+  return eventually('K_SINK bound into the router Service', async () => {
+    const service = (await kc
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({ ...SERVING, namespace: NS, name: 'router' })) as {
+      spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
+    };
+    return service.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === 'K_SINK')?.value;
+  });
+}
+
+/**
+ * The router with SELFHEAL_SINK=knative and the K_SINK the SinkBinding bound into its Service, posting to the Broker
+ * (reached through the cluster-DNS stand-in).
+ */
 export async function startRouter(t: ExecutionContext, env: KnativeEnv, token: string): Promise<string> {
   const config = loadRouterConfig({
     SELFHEAL_WEBHOOK_TOKEN: token,
     SELFHEAL_SINK: 'knative',
-    K_SINK: env.eventing.localUrl(BROKER_ADDRESS),
+    K_SINK: env.eventing.localUrl(await boundSink(env.kc)),
     SELFHEAL_NAMESPACES: DEMO,
     SELFHEAL_ACTION_AUTH: 'platform',
   });

@@ -1,0 +1,53 @@
+// Knative's dead letters recognised by their extensions, and said in one sentence a person can act on.
+import test from 'ava';
+import { describeDeadLetter, readDeadLetter } from './dead-letter.ts';
+
+const event = {
+  specversion: '1.0',
+  id: 'e1',
+  type: 'dev.selfheal.action.scale',
+  source: 'selfheal/router',
+  data: {
+    alert: { name: 'HighCPUUsage', fingerprint: 'f', startsAt: '2026-11-26T10:00:00Z' },
+    target: { namespace: 'demo', kind: 'Deployment', name: 'web' },
+    params: {},
+  },
+};
+
+test('an event without knativeerrordest is no dead letter', (t) => {
+  t.is(readDeadLetter(event), undefined);
+  t.is(readDeadLetter({ ...event, knativeerrordest: '' }), undefined);
+});
+
+test('a dead letter names where it failed, the last answer and the workload it was about', (t) => {
+  const letter = readDeadLetter({
+    ...event,
+    knativeerrordest: 'http://scale.selfheal.svc.cluster.local',
+    knativeerrorcode: '503',
+    knativeerrordata: Buffer.from('{"error":"busy"}').toString('base64'),
+  });
+  t.deepEqual(letter, {
+    id: 'e1',
+    type: 'dev.selfheal.action.scale',
+    source: 'selfheal/router',
+    destination: 'http://scale.selfheal.svc.cluster.local',
+    code: '503',
+    answer: '{"error":"busy"}',
+    target: { namespace: 'demo', kind: 'Deployment', name: 'web' },
+    alertname: 'HighCPUUsage',
+  });
+  t.is(
+    describeDeadLetter(letter as NonNullable<typeof letter>),
+    'dev.selfheal.action.scale e1 for alert HighCPUUsage was not delivered to http://scale.selfheal.svc.cluster.local after the Broker\'s retries (last answer 503: {"error":"busy"}); nothing acted on it',
+  );
+});
+
+test('data as a JSON string, or about no workload, still makes a dead letter', (t) => {
+  const letter = readDeadLetter({
+    ...event,
+    type: 'dev.selfheal.result',
+    data: JSON.stringify({ outcome: 'applied' }),
+    knativeerrordest: 'http://x',
+  });
+  t.like(letter, { type: 'dev.selfheal.result', target: undefined, code: undefined, answer: undefined });
+});
