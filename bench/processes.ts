@@ -137,20 +137,33 @@ export interface Answer {
   ms: number;
 }
 
+/**
+ * POSTs `body` and reads the answer. A kept connection that the server closed as idle (its keep-alive timeout, which a
+ * busy machine's late timers let the client miss) fails before the request is read: sent again once, on a new
+ * connection, and timed from there.
+ */
 export async function post(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<Answer> {
-  const started = performance.now();
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const at = performance.now();
-  return { status: response.status, text, at, ms: at - started };
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      const at = performance.now();
+      return { status: response.status, text, at, ms: at - started };
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const closedIdle = cause?.code === 'UND_ERR_SOCKET' && /other side closed/.test(cause.message ?? '');
+      if (!closedIdle || attempt > 1) throw err;
+    }
+  }
 }
 
 /** Resident memory (VmRSS) of a process, in MiB. */
