@@ -50,7 +50,7 @@ const cold = scriptBenchmark({
   name: 'cold',
   title: 'Cold remediation, next to the single-call function',
   seconds: 300,
-  args: (quick) => ['bench/cold.ts', '--runs', quick ? '2' : '5', '--share-runs', quick ? '1' : '3'],
+  args: (quick) => ['bench/cold.ts', '--runs', quick ? '2' : '7', '--share-runs', quick ? '1' : '3'],
   figures: reportedFigures,
 });
 

@@ -17,7 +17,7 @@ import { type Listening, post, rssMiB, startImage, startScript, stop, untilReady
 import { reportLine, side } from './reported.ts';
 import { alternate, ratio, summarize } from './stats.ts';
 import { stormAlerts, webhooks } from './storm-payloads.ts';
-import { askSelfheal, setUpAction } from './targets.ts';
+import { askSelfheal, setUpAction, TargetPool } from './targets.ts';
 
 const { values } = parseArgs({
   options: { starts: { type: 'string', default: '3' }, invocations: { type: 'string', default: '1000' } },
@@ -49,11 +49,11 @@ async function idle(start: () => Promise<Listening>): Promise<number> {
   }
 }
 
-/** Runs `count` calls, IN_FLIGHT at a time. */
-async function drive(count: number, call: (i: number) => Promise<unknown>): Promise<void> {
+/** Runs `count` calls, IN_FLIGHT at a time; `call` learns which of the IN_FLIGHT workers makes it. */
+async function drive(count: number, call: (i: number, worker: number) => Promise<unknown>): Promise<void> {
   let next = 0;
-  const worker = async () => {
-    while (next < count) await call(next++);
+  const worker = async (_: unknown, w: number) => {
+    while (next < count) await call(next++, w);
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
 }
@@ -63,8 +63,8 @@ interface Subject {
   start: () => Promise<Listening>;
   hello: () => Promise<Listening>;
   singleCall?: () => Promise<Listening>;
-  /** One invocation of the started function: a remediation, or a notification. */
-  invoke: (fn: Listening, i: number) => Promise<unknown>;
+  /** One invocation of the started function (a remediation, or a notification) by one of the IN_FLIGHT workers. */
+  invoke: (fn: Listening, i: number, worker: number) => Promise<unknown>;
 }
 
 async function measure(subject: Subject): Promise<void> {
@@ -106,8 +106,8 @@ async function measure(subject: Subject): Promise<void> {
   try {
     await untilReady(selfheal);
     await untilReady(hello);
-    await drive(invocations, async (i) => {
-      await subject.invoke(selfheal, i);
+    await drive(invocations, async (i, worker) => {
+      await subject.invoke(selfheal, i, worker);
       const answer = await post(`${hello.url}/`, {});
       if (answer.status !== 200) throw new Error(`the hello-world answered ${answer.status}`);
     });
@@ -169,18 +169,25 @@ try {
   await withControlPlane(dir, async (cluster: ControlPlane) => {
     await benchNamespace(cluster.kubeConfig(), NAMESPACE);
     for (const action of ACTIONS) {
-      const { kubeconfig, pool, env } = await setUpAction(cluster, NAMESPACE, action, {
-        targets: 12,
+      const { kubeconfig, env } = await setUpAction(cluster, NAMESPACE, action, {
+        targets: 0,
         token: ACTION_TOKEN,
         dir,
       });
+      const pools = Array.from(
+        { length: IN_FLIGHT },
+        (_, w) => new TargetPool(cluster.kubeConfig(), NAMESPACE, action, 3, `${action}-w${w}`),
+      );
+      for (const pool of pools) await pool.setUp();
       await measure({
         fn: action,
         start: () => startImage(action, actions[action], env),
         hello: helloFor(actions[action]),
         singleCall: () =>
           startImage('single-call', single, { KUBECONFIG: kubeconfig, BASELINE_ACTION: action }),
-        invoke: async (fn) => askSelfheal(`${fn.url}/`, await pool.next(), ACTION_TOKEN),
+        // Each worker its own Deployments: no two remediations of one workload at once (the second would wait).
+        invoke: async (fn, _i, worker) =>
+          askSelfheal(`${fn.url}/`, await (pools[worker] as TargetPool).next(), ACTION_TOKEN),
       });
     }
   });

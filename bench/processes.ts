@@ -31,26 +31,52 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** The last `limit` characters of a stream of text, in amortised constant time per chunk. */
+function tailOf(limit: number) {
+  let chunks: string[] = [];
+  let size = 0;
+  const text = () => {
+    const joined = chunks.join('').slice(-limit);
+    chunks = [joined];
+    size = joined.length;
+    return joined;
+  };
+  return {
+    add(chunk: string) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > 2 * limit) text();
+    },
+    text,
+    clear() {
+      chunks = [];
+      size = 0;
+    },
+  };
+}
+
 function start(name: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Started {
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
-  // The last 64 KiB of what it printed: enough for its address and its last words, bounded for long runs.
-  let output = '';
-  let unread = '';
+  // The last 64 KiB of what it printed, and the last MiB not read yet: kept in chunks, cut now and then, so that a
+  // chatty process is read at once (a slow reader would fill the pipe and stall its writes).
+  const output = tailOf(65_536);
+  const unread = tailOf(1_048_576);
   const keep = (d: Buffer) => {
-    output = (output + d).slice(-65_536);
-    unread = (unread + d).slice(-1_048_576);
+    const text = d.toString();
+    output.add(text);
+    unread.add(text);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const fresh = () => {
-    const text = unread;
-    unread = '';
+    const text = unread.text();
+    unread.clear();
     return text;
   };
-  return { name, child, pid: child.pid as number, spawnedAt, output: () => output, fresh };
+  return { name, child, pid: child.pid as number, spawnedAt, output: () => output.text(), fresh };
 }
 
 // The functions log as shipped (LOG_LEVEL info: a line per decision), part of what they cost.
@@ -137,20 +163,33 @@ export interface Answer {
   ms: number;
 }
 
+/**
+ * POSTs `body` and reads the answer. A kept connection that the server closed as idle (its keep-alive timeout, which a
+ * busy machine's late timers let the client miss) fails before the request is read: sent again once, on a new
+ * connection, and timed from there.
+ */
 export async function post(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<Answer> {
-  const started = performance.now();
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const at = performance.now();
-  return { status: response.status, text, at, ms: at - started };
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      const at = performance.now();
+      return { status: response.status, text, at, ms: at - started };
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const closedIdle = cause?.code === 'UND_ERR_SOCKET' && /other side closed/.test(cause.message ?? '');
+      if (!closedIdle || attempt > 1) throw err;
+    }
+  }
 }
 
 /** Resident memory (VmRSS) of a process, in MiB. */

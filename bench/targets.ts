@@ -70,11 +70,12 @@ export class TargetPool {
   readonly #deployments: string[];
   #next = 0;
 
-  constructor(kc: KubeConfig, namespace: string, action: Action, count: number) {
+  /** `count` Deployments named `<prefix>-<i>` (the prefix defaults to the action). */
+  constructor(kc: KubeConfig, namespace: string, action: Action, count: number, prefix: string = action) {
     this.#kc = kc;
     this.#namespace = namespace;
     this.#action = action;
-    this.#deployments = Array.from({ length: count }, (_, i) => `${action}-${i}`);
+    this.#deployments = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
   }
 
   async setUp(): Promise<void> {

@@ -1,6 +1,8 @@
-// The router's HTTP client (undici): posts one message with a deadline and reports the status it got,
-// since cloudevents' own transport resolves even on 5xx.
-import { Agent, request } from 'undici';
+// The router's HTTP client (node:http and node:https, connections kept and bounded): posts one message with a
+// deadline and reports the status it got, since cloudevents' own transport resolves even on 5xx. Node's own client
+// rather than undici: its parser is native, and the router's bundle carries a megabyte less.
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 export type OutgoingMessage = { headers: Record<string, string>; body: string };
 export type HttpResponse = { status: number; contentType: string | undefined; body: string };
@@ -14,8 +16,26 @@ export interface HttpSender {
 // Enough to read an action's result; a longer answer is cut, not buffered whole.
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
+// Reads the answer, keeping at most MAX_RESPONSE_BYTES of it (the rest is read and dropped).
+function readAnswer(res: IncomingMessage): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      if (size < MAX_RESPONSE_BYTES) chunks.push(chunk.subarray(0, MAX_RESPONSE_BYTES - size));
+      size += chunk.length;
+    });
+    res.on('error', reject);
+    res.on('end', () => {
+      const contentType = res.headers['content-type'];
+      resolve({ status: res.statusCode ?? 0, contentType, body: Buffer.concat(chunks).toString('utf8') });
+    });
+  });
+}
+
 export function createHttpSender({ connections = 16 }: { connections?: number } = {}): HttpSender {
-  const agent = new Agent({ connections, keepAliveTimeout: 4_000, connectTimeout: 5_000 });
+  const options = { keepAlive: true, maxSockets: connections, maxFreeSockets: connections };
+  const agents = { http: new HttpAgent(options), https: new HttpsAgent(options) };
   return {
     async post(url, message, timeoutMs, signal) {
       // One controller per call, its timer and its link to `signal` undone when the call ends: a storm's
@@ -29,32 +49,27 @@ export function createHttpSender({ connections = 16 }: { connections?: number } 
       if (signal?.aborted) abandon();
       else signal?.addEventListener('abort', abandon, { once: true });
       try {
-        const res = await request(url, {
-          method: 'POST',
-          headers: message.headers,
-          body: message.body,
-          dispatcher: agent,
-          signal: controller.signal,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
+        const target = new URL(url);
+        const https = target.protocol === 'https:';
+        return await new Promise<HttpResponse>((resolve, reject) => {
+          const req = (https ? httpsRequest : httpRequest)(target, {
+            method: 'POST',
+            headers: { ...message.headers, 'content-length': String(Buffer.byteLength(message.body)) },
+            agent: https ? agents.https : agents.http,
+            signal: controller.signal,
+          });
+          req.on('response', (res) => readAnswer(res).then(resolve, reject));
+          req.on('error', reject);
+          req.end(message.body);
         });
-        let body = '';
-        let size = 0;
-        for await (const chunk of res.body) {
-          size += (chunk as Buffer).length;
-          if (size <= MAX_RESPONSE_BYTES) body += (chunk as Buffer).toString('utf8');
-        }
-        const contentType = res.headers['content-type'];
-        return {
-          status: res.statusCode,
-          contentType: Array.isArray(contentType) ? contentType[0] : contentType,
-          body,
-        };
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener('abort', abandon);
       }
     },
-    close: () => agent.close(),
+    async close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
   };
 }
