@@ -93,6 +93,16 @@ const recovery = scriptBenchmark({
   figures: reportedFigures,
 });
 
+// The Go builds of a fresh clone, before and after their cuts, with empty Go caches: `npm run bench -- setup`.
+const setup = scriptBenchmark({
+  name: 'setup',
+  title: 'Cold set-up of a fresh clone, now next to before',
+  seconds: 3600,
+  onlyByName: true,
+  args: (quick) => ['bench/setup.ts', ...(quick ? ['--targets', 'etcd,kube-state-metrics'] : [])],
+  figures: reportedFigures,
+});
+
 export const BENCHMARKS: readonly Benchmark[] = [
   router,
   app,
@@ -105,4 +115,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   memory,
   storm,
   recovery,
+  setup,
 ];

@@ -26,7 +26,6 @@ export const BINARY_NAMES = [
   'alertmanager',
   'amtool',
   'prometheus-operator',
-  'prometheus-config-reloader',
   ...KNATIVE_EVENTING_BINARIES,
 ] as const;
 export type BinaryName = (typeof BINARY_NAMES)[number];

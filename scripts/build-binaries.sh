@@ -12,6 +12,9 @@ PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 KNATIVE_EVENTING_VERSION="${KNATIVE_EVENTING_VERSION:-v0.47.0}"
 # Knative Serving of the same release (1.20): only its Service CRD and roles, since Serving itself cannot run here.
 KNATIVE_SERVING_VERSION="${KNATIVE_SERVING_VERSION:-v0.47.0}"
+# Every configuration here discovers through kubernetes_sd_configs (static and file discovery are always built in):
+# leaving out the cloud providers' discovery and their SDKs cuts Prometheus' build to a fraction. Empty: all of them.
+PROMETHEUS_BUILD_TAGS="${PROMETHEUS_BUILD_TAGS-remove_all_sd,enable_kubernetes_sd}"
 
 CACHE_ROOT="${SELFHEAL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/selfheal}"
 BIN_DIR="$CACHE_ROOT/bin"
@@ -30,17 +33,46 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 mkdir -p "$BIN_DIR" "$WORK_DIR"
 
+# The targets not cached yet build at the same time: their downloads and module resolution (network and disk) overlap,
+# while compiling and linking take one of SELFHEAL_BUILD_JOBS slots (default: one per two cores, since Go's compiler
+# already uses every core one build is given). SELFHEAL_BUILD_SEQUENTIAL=1 builds one target after another instead.
+JOBS="${SELFHEAL_BUILD_JOBS:-$(($(nproc 2>/dev/null || echo 2) / 2))}"
+[[ "$JOBS" =~ ^[0-9]+$ ]] && [ "$JOBS" -ge 1 ] || JOBS=1
+
+# Runs a command (a compile) in a free slot, waiting for one; while it waits, $WORK_DIR/$BUILD_LABEL.waiting exists.
+in_slot() {
+  local waiting="$WORK_DIR/${BUILD_LABEL:-build}.waiting" i status
+  touch "$waiting"
+  # Inside the slot: say how long it waited, then run the command.
+  local enter='w=$(($(date +%s) - $1)); [ "$w" -lt 2 ] || echo "[build-binaries] waited ${w}s for a compile slot" >&2
+    rm -f "$0"; shift; exec "$@"'
+  local since; since=$(date +%s)
+  while true; do
+    for ((i = 1; i <= JOBS; i++)); do
+      status=0
+      # flock -E 75: a slot held by another build is told apart from the command's own failure.
+      flock -n -E 75 "$WORK_DIR/slot-$i.lock" bash -c "$enter" "$waiting" "$since" "$@" || status=$?
+      [ "$status" -eq 75 ] || return "$status"
+    done
+    sleep 1
+  done
+}
+
 # Runs a long command while printing a heartbeat, so a cold build never looks hung.
 with_progress() {
   local label="$1"; shift
   local started=$SECONDS log="$WORK_DIR/$label.log"
-  "$@" >"$log" 2>&1 &
+  rm -f "$WORK_DIR/$label.waiting"
+  BUILD_LABEL="$label" "$@" >"$log" 2>&1 &
   local pid=$!
   local ticks=0
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     ticks=$((ticks + 1))
-    if [ $((ticks % 20)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then say "$label: still building ($((SECONDS - started))s)"; fi
+    if [ $((ticks % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
+      if [ -e "$WORK_DIR/$label.waiting" ]; then say "$label: downloaded, waiting for a compile slot ($((SECONDS - started))s)"
+      else say "$label: still building ($((SECONDS - started))s)"; fi
+    fi
   done
   if ! wait "$pid"; then
     tail -n 40 "$log" >&2
@@ -68,7 +100,7 @@ build_module() {
     sed -i '1i //go:build tools' tools.go
     go mod tidy -e
     mkdir -p "$out.tmp"
-    go build -trimpath ${BUILD_TAGS:+-tags=$BUILD_TAGS} -ldflags="-s -w ${LDFLAGS:-}" -o "$out.tmp/" "$@"
+    in_slot go build -trimpath ${BUILD_TAGS:+-tags=$BUILD_TAGS} -ldflags="-s -w ${LDFLAGS:-}" -o "$out.tmp/" "$@"
     rm -rf "$out" && mv "$out.tmp" "$out"
   )
 }
@@ -116,7 +148,7 @@ func main() { etcdmain.Main(os.Args) }
 GO
   build_etcd() {
     cd "$dir" && go mod init selfheal.local/build/etcd && go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" &&
-      go mod tidy && mkdir -p "$out.tmp" && go build -trimpath -ldflags="-s -w" -o "$out.tmp/etcd" ./etcd &&
+      go mod tidy && mkdir -p "$out.tmp" && in_slot go build -trimpath -ldflags="-s -w" -o "$out.tmp/etcd" ./etcd &&
       rm -rf "$out" && mv "$out.tmp" "$out"
   }
   with_progress etcd build_etcd
@@ -136,10 +168,8 @@ prometheus() {
   local out="$BIN_DIR/prometheus-$PROMETHEUS_VERSION"
   if have_all "$out" prometheus promtool; then say "prometheus $PROMETHEUS_VERSION: cached"; return; fi
   need_go "prometheus"
-  say "prometheus $PROMETHEUS_VERSION: cold build (Kubernetes service discovery only)"
-  # Every configuration here discovers through kubernetes_sd_configs (static and file discovery are always built in):
-  # leaving out the cloud providers' discovery and their SDKs cuts the build to a fraction.
-  BUILD_TAGS=remove_all_sd,enable_kubernetes_sd with_progress prometheus build_module prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$out" \
+  say "prometheus $PROMETHEUS_VERSION: cold build (tags: ${PROMETHEUS_BUILD_TAGS:-none, every service discovery})"
+  BUILD_TAGS="$PROMETHEUS_BUILD_TAGS" with_progress prometheus build_module prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" "$out" \
     github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
 }
 
@@ -161,7 +191,7 @@ alertmanager() {
 
 prometheus_operator() {
   local out="$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
-  if have_all "$out" operator prometheus-config-reloader && [ -d "$out/crds" ]; then
+  if have_all "$out" operator && [ -d "$out/crds" ]; then
     say "prometheus-operator $PROMETHEUS_OPERATOR_VERSION: cached"; return
   fi
   need_go "prometheus-operator"
@@ -173,14 +203,15 @@ prometheus_operator() {
   local module=github.com/prometheus-operator/prometheus-operator
   local moddir; moddir=$(go mod download -json "$module@$PROMETHEUS_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   rm -rf "$src" && cp -r "$moddir" "$src" && chmod -R u+w "$src"
-  # The operator names its config reloader image after its own version: stamp it as the release build does.
+  # The operator names its config reloader image after its own version: stamp it as the release build does. The
+  # reloader itself is not built: stack/operator/localize.ts does its work where the operator's pods would run it.
   local ver="-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}"
   build_operator() {
     cd "$src" &&
       go mod edit -dropreplace="$module/pkg/apis/monitoring" -dropreplace="$module/pkg/client" &&
       go mod download "$module/pkg/apis/monitoring" "$module/pkg/client" &&
       mkdir -p "$out.tmp/crds" &&
-      go build -trimpath -ldflags="-s -w $ver" -o "$out.tmp/" ./cmd/operator ./cmd/prometheus-config-reloader &&
+      in_slot go build -trimpath -ldflags="-s -w $ver" -o "$out.tmp/" ./cmd/operator &&
       cp example/prometheus-operator-crd/*.yaml "$out.tmp/crds/" &&
       rm -rf "$out" && mv "$out.tmp" "$out"
   }
@@ -245,7 +276,6 @@ write_manifest() {
     echo "alertmanager=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/alertmanager"
     echo "amtool=$BIN_DIR/alertmanager-$ALERTMANAGER_VERSION/amtool"
     echo "prometheus-operator=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/operator"
-    echo "prometheus-config-reloader=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/prometheus-config-reloader"
     echo "prometheus-operator-crds=$BIN_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
     local kn="$BIN_DIR/knative-eventing-$KNATIVE_EVENTING_VERSION"
     echo "knative-eventing-controller=$kn/controller"
@@ -266,6 +296,9 @@ write_manifest
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(etcd kubernetes kube-state-metrics prometheus alertmanager prometheus-operator knative-eventing)
 failed=()
+pids=()
+names=()
+started=$SECONDS
 for t in "${targets[@]}"; do
   case "$t" in
     etcd) [ -z "${SKIP_ETCD:-}" ] || continue; fn=etcd ;;
@@ -277,12 +310,25 @@ for t in "${targets[@]}"; do
     knative-eventing) fn=knative_eventing ;;
     *) die "unknown target '$t' (etcd, kubernetes, kube-state-metrics, prometheus, alertmanager, prometheus-operator, knative-eventing)" ;;
   esac
-  set +e
-  (set -e; "$fn")
-  status=$?
-  set -e
-  [ "$status" -eq 0 ] || failed+=("$t")
+  if [ "${SELFHEAL_BUILD_SEQUENTIAL:-0}" = 1 ]; then
+    set +e
+    (set -e; "$fn")
+    status=$?
+    set -e
+    [ "$status" -eq 0 ] || failed+=("$t")
+  else
+    (set -e; "$fn") &
+    pids+=("$!")
+    names+=("$t")
+  fi
 done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed+=("${names[$i]}")
+done
+if [ $((SECONDS - started)) -ge 5 ]; then
+  if [ "${SELFHEAL_BUILD_SEQUENTIAL:-0}" = 1 ]; then mode="one target at a time"; else mode="$JOBS compile slot(s)"; fi
+  say "built in $((SECONDS - started))s ($mode)"
+fi
 
 say "binaries listed in $CACHE_ROOT/binaries.env"
 [ ${#failed[@]} -eq 0 ] || die "failed to build: ${failed[*]} (the others are ready; run again to retry)"

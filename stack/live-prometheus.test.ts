@@ -233,8 +233,12 @@ test('Prometheus finds annotated pods through the API server, labels their serie
     [appPod],
   );
   t.like(alerts[0], { namespace: ns, pod: appPod, action: 'restart-pod', severity: 'critical' });
-  const foreignRatio = await prometheus.query(
-    `sum(rate(http_requests_total{namespace="${ns}", pod="foreign", status=~"5.."}[1m])) / sum(rate(http_requests_total{namespace="${ns}", pod="foreign"}[1m]))`,
-  );
+  // A rate needs two scrapes of the foreign pod, which may come a scrape interval after the app pod's.
+  const foreignRatio = await eventually('two scrapes of the foreign pod', async () => {
+    const found = await prometheus.query(
+      `sum(rate(http_requests_total{namespace="${ns}", pod="foreign", status=~"5.."}[1m])) / sum(rate(http_requests_total{namespace="${ns}", pod="foreign"}[1m]))`,
+    );
+    return found.length > 0 && found;
+  });
   t.true(Number(foreignRatio[0]?.value[1]) > 0.1, 'the foreign pod fails above the threshold too');
 });

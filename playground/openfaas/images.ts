@@ -3,7 +3,8 @@
 // the default playground runs. faas-netes CE's probes kill a container that is not answering after about 6 s, so
 // the start-up that counts is the image's.
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { cacheRoot } from '../../devkit/binaries.ts';
 import { bakeCompileCache, buildFunction, FUNCTIONS } from '../../scripts/build-functions.ts';
 import type { ImageInput } from '../agent/images.ts';
 
@@ -27,9 +28,15 @@ export async function functionImages(outDir: string): Promise<Record<string, Ima
   return images;
 }
 
-/** A fresh folder for the image bundles inside the repository's git-ignored .tmp/ (not under /tmp, which pods mount). */
+/**
+ * A fresh folder for the image bundles: inside the repository's git-ignored .tmp/, or in selfheal's cache when the
+ * repository itself lies under /tmp, which pods mount (a bundle there would be looked up in the pod's own /tmp).
+ */
 export function imagesDir(): string {
-  const base = join(import.meta.dirname, '..', '..', '.tmp');
+  const repository = resolve(import.meta.dirname, '..', '..');
+  const base = isUnderTmp(repository) ? join(cacheRoot(), 'openfaas-ce-images') : join(repository, '.tmp');
   mkdirSync(base, { recursive: true });
   return mkdtempSync(join(base, 'openfaas-ce-images-'));
 }
+
+const isUnderTmp = (path: string) => path === '/tmp' || path.startsWith('/tmp/');
