@@ -8,7 +8,13 @@ import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { startAlertmanager } from '../devkit/alertmanager.ts';
 import { MissingBinariesError, resolveBinaries } from '../devkit/binaries.ts';
@@ -46,10 +52,19 @@ function clock(): Clock {
 }
 
 // The three actions and the router (direct sink), all on 127.0.0.1, the actions sharing one clock.
-async function startLoop(t: ExecutionContext, ns: string, time: Clock, env: Record<string, string> = {}) {
+async function startLoop(
+  t: ExecutionContext,
+  ns: string,
+  time: Clock,
+  env: Record<string, string> = {},
+  restartPodBeforeWrite?: (stage: string) => Promise<void>,
+) {
   const options = { env: { SELFHEAL_VERIFY_SECONDS: '600', ...env }, now: time.now };
   const urls = {
-    'restart-pod': await startAction(t, 'restart-pod', restartPod, ns, options),
+    'restart-pod': await startAction(t, 'restart-pod', restartPod, ns, {
+      ...options,
+      ...(restartPodBeforeWrite ? { beforeWrite: restartPodBeforeWrite } : {}),
+    }),
     redeploy: await startAction(t, 'redeploy', redeploy, ns, options),
     scale: await startAction(t, 'scale', scale, ns, options),
   };
@@ -252,10 +267,26 @@ test('a failure no action cures walks restart-pod → redeploy → scale, trips 
   t.teardown(() => am.stop());
   const hook = await recordingWebhook(t);
   const time = clock();
-  const { router } = await startLoop(t, ns, time, {
-    SELFHEAL_ALERTMANAGER_URL: am.url,
-    SELFHEAL_NOTIFY_WEBHOOK_URL: hook.url,
-  });
+  // Once armed, the next write of restart-pod meets a workload changed under it (as a controller's status update
+  // would change it): the breaker's write conflicts once and its round is decided again.
+  let conflictOnce = false;
+  const touch = async () => {
+    if (!conflictOnce) return;
+    conflictOnce = false;
+    await kc
+      .makeApiClient(AppsV1Api)
+      .patchNamespacedDeployment(
+        { namespace: ns, name: 'web', body: { metadata: { annotations: { 'test/touched': 'yes' } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+  };
+  const { router } = await startLoop(
+    t,
+    ns,
+    time,
+    { SELFHEAL_ALERTMANAGER_URL: am.url, SELFHEAL_NOTIFY_WEBHOOK_URL: hook.url },
+    touch,
+  );
   // Each time the failure shows again on a pod that is there, past the time its last step had to be verified.
   const again = async () => {
     const [pod] = await podsOf(kc, ns, 'web');
@@ -269,9 +300,11 @@ test('a failure no action cures walks restart-pod → redeploy → scale, trips 
 
   const steps: Array<Record<string, unknown> | undefined> = [];
   for (let i = 0; i < 4; i++) {
+    conflictOnce = i === 3;
     steps.push((await again()).body.results[0]);
     time.advance(700);
   }
+  t.false(conflictOnce, 'the breaker was written after a conflict');
   t.like(steps[0], { outcome: 'accepted', result: { outcome: 'applied', reason: 'restarted' } });
   t.like(steps[1], {
     outcome: 'accepted',

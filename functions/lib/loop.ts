@@ -114,22 +114,12 @@ export async function closeLoop(
     case 'breaker-open':
       return holdBack(deps, found, state.breaker as Breaker, verdict.message, context, now);
     case 'exhausted':
-      escalations.inc({
-        alertname: request.alert.name,
-        from: verdict.from,
-        to: 'notify',
-        reason: verdict.reason,
-      });
+      countEscalation(request.alert, { from: verdict.from, to: 'notify', reason: verdict.reason });
       return trip(deps, found, request.alert, 'chain-exhausted', verdict.message, context, now);
     case 'escalate':
       // Counted once: by whoever decided it, not again by the step that was handed the event.
       if (!request.escalation) {
-        escalations.inc({
-          alertname: request.alert.name,
-          from: verdict.from,
-          to: verdict.to,
-          reason: verdict.reason,
-        });
+        countEscalation(request.alert, { from: verdict.from, to: verdict.to, reason: verdict.reason });
       }
       if (verdict.to === action) {
         const id = escalationEventId(request.alert.fingerprint, request.alert.startsAt, action, verdict.step);
@@ -137,6 +127,18 @@ export async function closeLoop(
       }
       return handOn(verdict, request, found, context);
   }
+}
+
+// An escalation of one alert instance from one step to the next happens once; a round decided again after a write
+// conflict (the workload changed meanwhile, e.g. its status) reaches the same verdict and is not counted twice.
+const counted = new Set<string>();
+const COUNTED_MAX = 4096;
+function countEscalation(alert: AlertRef, labels: { from: string; to: string; reason: string }): void {
+  const key = JSON.stringify([alert.name, alert.fingerprint, alert.startsAt, labels.from, labels.to]);
+  if (counted.has(key)) return;
+  if (counted.size >= COUNTED_MAX) counted.clear();
+  counted.add(key);
+  escalations.inc({ alertname: alert.name, ...labels });
 }
 
 // The next step is another function's: answer with its event; the router (or a Knative Broker) delivers it.
