@@ -21,6 +21,7 @@ import { SelfhealError } from './errors.ts';
 import type { ActionName } from './events.ts';
 import { createKube, type KubeConfig, type KubeOps } from './kube.ts';
 import { createLogger, type Logger } from './log.ts';
+import { oidcAuthorizer } from './oidc.ts';
 import { recordDeadLetter } from './report.ts';
 
 export type InvocationContext = {
@@ -77,14 +78,27 @@ export function actionFunction(name: ActionName, logic: ActionLogic, options: Ac
     log.info({ namespaces: config.namespaces, dryRun: config.dryRun }, `${name} ready`);
   }
 
-  function authorize(headers: IncomingHttpHeaders): SelfhealError | undefined {
-    const token = deps?.config.actionToken;
+  // With SELFHEAL_ACTION_AUTH=oidc, the platform's token on each delivery, verified with the API server.
+  let verifyOidc: ((headers: IncomingHttpHeaders) => Promise<SelfhealError | undefined>) | undefined;
+
+  function authorize(
+    headers: IncomingHttpHeaders,
+  ): SelfhealError | undefined | Promise<SelfhealError | undefined> {
+    if (!deps) return undefined;
+    if (deps.config.actionAuth === 'oidc' && deps.config.oidc) {
+      const kube = deps.kube;
+      verifyOidc ??= oidcAuthorizer(deps.config.oidc, (token, audiences) =>
+        kube.reviewToken(token, audiences),
+      );
+      return verifyOidc(headers);
+    }
+    const token = deps.config.actionToken;
     return token ? checkBearer(headers, token) : undefined;
   }
 
   async function handle(context: InvocationContext, body?: unknown): Promise<HttpAnswer> {
     if (!deps) return errorAnswer(new SelfhealError('unavailable', `${name} is not initialised yet`));
-    const denied = authorize(context.headers);
+    const denied = await authorize(context.headers);
     if (denied) return errorAnswer(denied);
     let request: ActionRequest;
     try {

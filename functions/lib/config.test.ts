@@ -66,7 +66,29 @@ test('secure by default: no allow-list or no action token, no start; * and platf
   const blank = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_NAMESPACES: ' ' }));
   t.regex(blank?.message ?? '', /SELFHEAL_NAMESPACES: is required/);
   const wrongAuth = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_ACTION_AUTH: 'none' }));
-  t.regex(wrongAuth?.message ?? '', /SELFHEAL_ACTION_AUTH: must be token .* or platform/);
+  t.regex(wrongAuth?.message ?? '', /SELFHEAL_ACTION_AUTH: must be token .*, platform .* or oidc/);
+});
+
+test('oidc: the accepted accounts are required and checked; the audience defaults to selfheal/<action>', (t) => {
+  const oidc = { SELFHEAL_NAMESPACES: 'demo', SELFHEAL_ACTION_AUTH: 'oidc' };
+  const missing = t.throws(() => loadActionConfig('scale', oidc));
+  t.regex(missing?.message ?? '', /SELFHEAL_OIDC_SUBJECTS is required with SELFHEAL_ACTION_AUTH=oidc/);
+  const malformed = t.throws(() => loadActionConfig('scale', { ...oidc, SELFHEAL_OIDC_SUBJECTS: 'alice' }));
+  t.regex(malformed?.message ?? '', /SELFHEAL_OIDC_SUBJECTS.*system:serviceaccount:<namespace>:<name>/);
+  const subjects = 'system:serviceaccount:selfheal:scale-oidc-eventing.knative.dev-trigger';
+  t.deepEqual(loadActionConfig('scale', { ...oidc, SELFHEAL_OIDC_SUBJECTS: ` ${subjects} ,` }).oidc, {
+    audience: 'selfheal/scale',
+    subjects: [subjects],
+  });
+  t.is(
+    loadActionConfig('scale', { ...oidc, SELFHEAL_OIDC_SUBJECTS: subjects, SELFHEAL_OIDC_AUDIENCE: 'aud' })
+      .oidc?.audience,
+    'aud',
+  );
+  t.is(
+    loadActionConfig('scale', { ...oidc, SELFHEAL_ACTION_AUTH: 'token', SELFHEAL_ACTION_TOKEN: 'x' }).oidc,
+    undefined,
+  );
 });
 
 test('SELFHEAL_ROUTES overrides and removes seed routes', (t) => {

@@ -6,6 +6,7 @@ import { ACTIONS, type ActionName, isAction, namespaceName } from './events.ts';
 import type { NamespaceAllowList } from './guards.ts';
 import { LOG_LEVELS } from './log.ts';
 import { type LoopConfig, loadLoopConfig } from './loop-config.ts';
+import type { OidcSettings } from './oidc.ts';
 
 export const FUNCTION_NAMES = ['router', ...ACTIONS] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -209,6 +210,38 @@ const routerEnv = z
 
 const actionEnv = z.object({
   ...commonShape,
+  // An action may also verify the platform's own identity token on each delivery (Knative Eventing's OIDC).
+  SELFHEAL_ACTION_AUTH: z.preprocess(
+    blankToUndefined,
+    z
+      .enum(['token', 'platform', 'oidc'], {
+        message:
+          'must be token (router → actions carry SELFHEAL_ACTION_TOKEN), platform (the platform authenticates that hop) or oidc (each delivery carries a ServiceAccount token, verified with a TokenReview)',
+      })
+      .default('token'),
+  ),
+  SELFHEAL_OIDC_AUDIENCE: optionalString,
+  SELFHEAL_OIDC_SUBJECTS: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .transform((list) =>
+        list
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z
+          .array(
+            z.string().regex(/^system:serviceaccount:[a-z0-9.-]+:[a-z0-9.-]+$/, {
+              message: 'each entry must be system:serviceaccount:<namespace>:<name>',
+            }),
+          )
+          .min(1),
+      )
+      .optional(),
+  ),
   KUBECONFIG: optionalString,
   SELFHEAL_KUBE_TOKEN_FILE: optionalString,
   SELFHEAL_MAX_REPLICAS: int(10, 1, 10_000),
@@ -239,8 +272,9 @@ type CommonConfig = {
   maxInflight: number;
   // Bearer token between router and actions; unset only when actionAuth is 'platform'.
   actionToken: string | undefined;
-  // 'platform': the platform authenticates the router → action hop (e.g. Knative), so no token is required.
-  actionAuth: 'token' | 'platform';
+  // 'platform': the platform authenticates the router → action hop (e.g. Knative), so no token is required;
+  // 'oidc' (actions only): each delivery carries a ServiceAccount token the action verifies (ActionConfig.oidc).
+  actionAuth: 'token' | 'platform' | 'oidc';
 };
 
 export type RouterConfig = CommonConfig & {
@@ -268,6 +302,8 @@ export type ActionConfig = CommonConfig & {
   eventTimeoutMs: number;
   // The closed loop: escalation, verification, the breaker's notification (loop-config.ts).
   loop: LoopConfig;
+  // With SELFHEAL_ACTION_AUTH=oidc: the audience the tokens must be for and the identities accepted.
+  oidc: OidcSettings | undefined;
 };
 
 export type FunctionConfig = RouterConfig | ActionConfig;
@@ -321,7 +357,7 @@ function common(env: z.infer<typeof routerEnv> | z.infer<typeof actionEnv>, acti
 // platform authenticates it.
 function requireActionToken(env: Env, actionToken: string | undefined, problems: string[]): void {
   if (actionToken || problems.some((p) => p.startsWith('SELFHEAL_ACTION_TOKEN'))) return;
-  if (env.SELFHEAL_ACTION_AUTH?.trim() === 'platform') return;
+  if (['platform', 'oidc'].includes(env.SELFHEAL_ACTION_AUTH?.trim() ?? '')) return;
   problems.push(
     'SELFHEAL_ACTION_TOKEN or SELFHEAL_ACTION_TOKEN_FILE is required (the bearer token between the router and the actions); set SELFHEAL_ACTION_AUTH=platform only where the platform authenticates that hop',
   );
@@ -358,6 +394,11 @@ export function loadActionConfig(fn: ActionName, env: Env): ActionConfig {
   const actionToken = secret(env, 'SELFHEAL_ACTION_TOKEN', problems);
   requireActionToken(env, actionToken, problems);
   const loop = loadLoopConfig(env, problems);
+  if (parsed.success && parsed.data.SELFHEAL_ACTION_AUTH === 'oidc' && !parsed.data.SELFHEAL_OIDC_SUBJECTS) {
+    problems.push(
+      'SELFHEAL_OIDC_SUBJECTS is required with SELFHEAL_ACTION_AUTH=oidc: the ServiceAccounts whose tokens are accepted (system:serviceaccount:<namespace>:<name>, comma separated)',
+    );
+  }
   if (!parsed.success || problems.length > 0) fail(fn, problems);
   const e = parsed.data;
   return {
@@ -373,6 +414,10 @@ export function loadActionConfig(fn: ActionName, env: Env): ActionConfig {
     kubeTimeoutMs: e.SELFHEAL_KUBE_TIMEOUT_MS,
     eventTimeoutMs: Math.min(e.SELFHEAL_EVENT_TIMEOUT_MS, e.SELFHEAL_KUBE_TIMEOUT_MS),
     loop,
+    oidc:
+      e.SELFHEAL_ACTION_AUTH === 'oidc' && e.SELFHEAL_OIDC_SUBJECTS
+        ? { audience: e.SELFHEAL_OIDC_AUDIENCE ?? `selfheal/${fn}`, subjects: e.SELFHEAL_OIDC_SUBJECTS }
+        : undefined,
   };
 }
 

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type {
   AppsV1Api,
+  AuthenticationV1Api,
   CoreV1Api,
   CoreV1Event,
   KubeConfig,
@@ -20,6 +21,7 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import { fromKubernetesError, type KubeOperation, SelfhealError } from './errors.ts';
+import type { TokenReviewResult } from './oidc.ts';
 
 export type {
   CoreV1Event,
@@ -56,6 +58,8 @@ export type PodEviction = PodRemoval | { blocked: string };
 
 // What the actions may do: narrow on purpose, matching the RBAC in manifests/base/rbac.
 export interface KubeOps {
+  // TokenReview: whether the API server accepts a bearer token for these audiences, and whose it is.
+  reviewToken(token: string, audiences: string[]): Promise<TokenReviewResult>;
   readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
   // A live list (a consistent read, not a controller's summary) of the pods a label selector matches.
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
@@ -169,6 +173,7 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
   const kc = await loadKubeConfig(source);
   const core: CoreV1Api = kc.makeApiClient(k8s.CoreV1Api);
   const apps: AppsV1Api = kc.makeApiClient(k8s.AppsV1Api);
+  const authentication: AuthenticationV1Api = kc.makeApiClient(k8s.AuthenticationV1Api);
 
   // client-node builds a new undici Agent for every call, so each call would open (and hand shake) a TLS connection
   // of its own: the first call's agent is kept, and every later call goes through its connections.
@@ -221,6 +226,23 @@ export async function createKube(source: KubeSource, { timeoutMs }: { timeoutMs:
   }
 
   return {
+    reviewToken: async (token, audiences) => {
+      const review = await call({ verb: 'create', resource: 'tokenreviews' }, () =>
+        authentication.createTokenReview(
+          {
+            body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences } },
+          },
+          options(),
+        ),
+      );
+      const status = review.status;
+      return {
+        authenticated: status?.authenticated === true,
+        username: status?.user?.username,
+        audiences: status?.audiences,
+        error: status?.error,
+      };
+    },
     readPod: (namespace, name) =>
       read({ verb: 'get', resource: 'pods', namespace, name }, () =>
         core.readNamespacedPod({ namespace, name }, options()),

@@ -25,8 +25,11 @@ export type FunctionModule = {
   shutdown?: () => unknown;
   readiness?: HealthCheck;
   liveness?: HealthCheck;
-  // Runs on the headers of each invocation before the body is read: a returned error is the answer.
-  authorize?: (headers: IncomingHttpHeaders) => SelfhealError | undefined;
+  // Runs on the headers of each invocation before the body is read: a returned error is the answer (a promise of
+  // one when the check asks someone, as a TokenReview does).
+  authorize?: (
+    headers: IncomingHttpHeaders,
+  ) => SelfhealError | undefined | Promise<SelfhealError | undefined>;
 };
 
 export type StartOptions = {
@@ -159,15 +162,25 @@ function configure(instance: FastifyLike, mod: FunctionModule, options: StartOpt
     request.execTimer = () => {};
     if (!invocation(request)) return done();
     // In this order, all before the body is read: who calls, what the headers say, whether there is room.
-    const denied = mod.authorize?.(request.headers);
-    if (denied) return refuse(request, reply, denied);
-    const malformed = checkEnvelopeHeaders(request.method, request.headers);
-    if (malformed) return refuse(request, reply, malformed);
-    const admission = limiter.admit();
-    if ('shed' in admission) return refuse(request, reply, admission.shed);
-    // 'close' follows every end of a response: sent, failed or abandoned by the client.
-    reply.raw.once('close', admission.release);
-    done();
+    const admit = (denied: SelfhealError | undefined) => {
+      if (denied) return refuse(request, reply, denied);
+      const malformed = checkEnvelopeHeaders(request.method, request.headers);
+      if (malformed) return refuse(request, reply, malformed);
+      const admission = limiter.admit();
+      if ('shed' in admission) return refuse(request, reply, admission.shed);
+      // 'close' follows every end of a response: sent, failed or abandoned by the client.
+      reply.raw.once('close', admission.release);
+      done();
+    };
+    const checked = mod.authorize?.(request.headers);
+    if (!(checked instanceof Promise)) return admit(checked);
+    checked.then(admit, (error: unknown) =>
+      refuse(
+        request,
+        reply,
+        new SelfhealError('unavailable', `cannot authenticate the caller: ${String(error)}`),
+      ),
+    );
   }) as never);
 
   // Added before faas-js-runtime adds its own preHandlers (it parses CloudEvents there), so this runs first:

@@ -57,13 +57,17 @@ export class EventingStartError extends Error {
  * Applies objects with kubectl's server-side apply, as a user installs Knative (kubectl, not a typed client: the
  * client's models drop schema keys such as x-kubernetes-preserve-unknown-fields from a CRD).
  */
-export async function applyObjects(cluster: ControlPlane, objects: KubernetesObject[]): Promise<void> {
+export async function applyObjects(
+  cluster: ControlPlane,
+  objects: KubernetesObject[],
+  options: { dryRun?: boolean } = {},
+): Promise<void> {
   // An admission webhook that is not answering yet (its pod restarting, or slow to listen on a busy machine) is
   // waited for, as `kubectl apply` in a retrying installer would; any other failure is the answer.
   const deadline = Date.now() + 120_000;
   for (;;) {
     try {
-      return await applyOnce(cluster, objects);
+      return await applyOnce(cluster, objects, options.dryRun ?? false);
     } catch (err) {
       const message = (err as Error).message;
       if (
@@ -78,7 +82,7 @@ export async function applyObjects(cluster: ControlPlane, objects: KubernetesObj
   }
 }
 
-async function applyOnce(cluster: ControlPlane, objects: KubernetesObject[]): Promise<void> {
+async function applyOnce(cluster: ControlPlane, objects: KubernetesObject[], dryRun: boolean): Promise<void> {
   if (objects.length === 0) return;
   const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
   await new Promise<void>((resolve, reject) => {
@@ -90,6 +94,8 @@ async function applyOnce(cluster: ControlPlane, objects: KubernetesObject[]): Pr
         '--server-side',
         '--force-conflicts',
         `--field-manager=${FIELD_MANAGER}`,
+        // A server-side dry run still goes through every admission webhook: Knative's defaults and validation.
+        ...(dryRun ? ['--dry-run=server'] : []),
         '-f',
         '-',
       ],

@@ -18,6 +18,7 @@ import {
   rolledOut,
   waitForPods,
 } from '../../functions/test-helpers.ts';
+import type { K8sObject } from '../../manifests/render.ts';
 import { applyObjects } from '../../playground/knative/eventing.ts';
 import { publishService } from '../../playground/knative/serving.ts';
 import { eventually } from '../helpers/wait.ts';
@@ -334,5 +335,80 @@ test.serial(
       [],
       'scale was never asked: the chain stopped where the alert healed',
     );
+  },
+);
+
+type EnvVar = { name: string; value?: string };
+const envOf = (service: K8sObject) =>
+  new Map(
+    (
+      (service.spec as { template: { spec: { containers: { env?: EnvVar[] }[] } } }).template.spec
+        .containers[0]?.env ?? []
+    ).map((e) => [e.name, e.value ?? '']),
+  );
+
+test.serial(
+  "the OIDC component: each Trigger's token is for the audience its action verifies, from an account it accepts; Knative's webhooks admit it",
+  async (t) => {
+    const objects = await overlayObjects('examples/knative-oidc');
+    const services = new Map(
+      objects
+        .filter((o) => o.kind === 'Service' && o.apiVersion.startsWith('serving.knative.dev/'))
+        .map((s) => [s.metadata.name, envOf(s)]),
+    );
+    // Knative names a Trigger's OIDC account <trigger>-oidc-<group>-<kind> (pkg/auth/serviceaccount.go).
+    const account = (trigger: string) =>
+      `system:serviceaccount:${NS}:${trigger}-oidc-eventing.knative.dev-trigger`;
+    const accepts = (action: string) =>
+      (services.get(action)?.get('SELFHEAL_OIDC_SUBJECTS') ?? '').split(',');
+    const triggers = objects.filter((o) => o.kind === 'Trigger');
+    t.is(triggers.length, 4);
+    for (const trigger of triggers) {
+      const spec = trigger.spec as {
+        subscriber: { ref: { name: string }; audience?: string };
+        delivery?: { deadLetterSink?: { audience?: string } };
+      };
+      const action = spec.subscriber.ref.name;
+      t.is(services.get(action)?.get('SELFHEAL_ACTION_AUTH'), 'oidc', action);
+      t.is(spec.subscriber.audience, `selfheal/${action}`, trigger.metadata.name);
+      t.true(
+        accepts(action).includes(account(trigger.metadata.name)),
+        `${action} accepts ${trigger.metadata.name}`,
+      );
+      // Its dead letters come with its own account, to restart-pod's audience.
+      t.true(
+        accepts('restart-pod').includes(account(trigger.metadata.name)),
+        `dead letters of ${trigger.metadata.name}`,
+      );
+      if (spec.delivery?.deadLetterSink) t.is(spec.delivery.deadLetterSink.audience, 'selfheal/restart-pod');
+    }
+    const broker = objects.find((o) => o.kind === 'Broker')?.spec as
+      | { delivery?: { deadLetterSink?: { audience?: string } } }
+      | undefined;
+    t.is(broker?.delivery?.deadLetterSink?.audience, 'selfheal/restart-pod');
+    // Through the real admission webhooks of Knative Eventing (which refuse an EventPolicy while OIDC is off), and the
+    // API server's own validation for the rest: OIDC on, as the component requires, then off again.
+    const features = (value: string) =>
+      applyObjects(env.cluster, [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'config-features', namespace: 'knative-eventing' },
+          data: { 'authentication-oidc': value },
+        } as KubernetesObject,
+      ]);
+    await features('enabled');
+    t.teardown(() => features('disabled'));
+    // The webhook reads the feature flags from its informer: a moment after they are written.
+    await eventually('the OIDC component admitted by Knative', async () => {
+      try {
+        await applyObjects(env.cluster, objects as KubernetesObject[], { dryRun: true });
+        return true;
+      } catch (err) {
+        if (/feature not enabled/.test((err as Error).message)) return false;
+        throw err;
+      }
+    });
+    t.pass();
   },
 );

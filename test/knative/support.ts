@@ -52,8 +52,8 @@ const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
  * The Knative overlay as a user applies it, without the monitoring stack's workloads (no node here runs them): its
  * namespaces, identities and roles, network policies, Knative Services, Broker and Triggers.
  */
-export async function overlayObjects(): Promise<K8sObject[]> {
-  return (await render('overlays/knative')).filter((o) => !WORKLOADS.has(o.kind));
+export async function overlayObjects(tree = 'overlays/knative'): Promise<K8sObject[]> {
+  return (await render(tree)).filter((o) => !WORKLOADS.has(o.kind));
 }
 
 export async function applyOverlay(cluster: ControlPlane, objects: K8sObject[]): Promise<void> {
