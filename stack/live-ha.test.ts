@@ -119,8 +119,9 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
   }, 100);
   t.teardown(() => clearInterval(traffic));
 
-  // The router's answers to the Alertmanager that notifies first never arrive: the other delivers again.
-  first.webhooks.setFallback('answer-lost');
+  // No webhook reaches the router until both replicas fire: a restart after the first replica fired would remove the
+  // failing pod before the second fired, and there would be one copy of the alert to deduplicate, not two.
+  for (const am of [first, second]) am.webhooks.setFallback('unavailable');
   const simulated = await fetch(`${urlOf(sick)}/simulate/errors`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -153,6 +154,9 @@ test('two Prometheus replicas, two clustered Alertmanagers: every webhook answer
     t.is(alerts.length, 1, `${am.name}: ${JSON.stringify(alerts)}`);
     t.like(alerts[0]?.labels, { namespace: ns, pod: sickName, action: 'restart-pod' });
   }
+  // Now the router's answers to the Alertmanager that notifies first never arrive: the other delivers again.
+  first.webhooks.setFallback('answer-lost');
+  second.webhooks.setFallback('pass');
 
   // The first's delivery reaches the router and the pod is restarted; the second, seeing no record of it, delivers
   // the same alert after its peer timeout, and the router answers it too.
