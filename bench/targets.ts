@@ -11,6 +11,8 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { ControlPlane } from '../devkit/control-plane.ts';
+import { BREAKER_ANNOTATION } from '../functions/lib/breaker.ts';
+import { EPISODES_ANNOTATION } from '../functions/lib/episodes.ts';
 import { buildActionEvent } from '../functions/lib/events.ts';
 import { toMessage } from '../functions/router/deliver.ts';
 import type { Action, CallTarget } from './baselines/calls.ts';
@@ -96,6 +98,20 @@ export class TargetPool {
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
       }
+    }
+    // Each round is a first alert on its workload: the episode an earlier round opened (and a breaker) is cleared, or
+    // the closed loop would take the new alert for the old one returning and escalate it instead of acting.
+    const before = await apps.readNamespacedDeployment({ namespace, name: deployment });
+    const loop = [EPISODES_ANNOTATION, BREAKER_ANNOTATION].filter((k) => before.metadata?.annotations?.[k]);
+    if (loop.length > 0) {
+      await apps.patchNamespacedDeployment(
+        {
+          namespace,
+          name: deployment,
+          body: { metadata: { annotations: Object.fromEntries(loop.map((k) => [k, null])) } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
     }
     const pods = this.#action === 'restart-pod' ? await waitForPods(this.#kc, namespace, deployment, 1) : [];
     const object = await apps.readNamespacedDeployment({ namespace, name: deployment });
