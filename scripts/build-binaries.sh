@@ -65,13 +65,16 @@ with_progress() {
   rm -f "$WORK_DIR/$label.waiting"
   BUILD_LABEL="$label" "$@" >"$log" 2>&1 &
   local pid=$!
-  local ticks=0
+  local ticks=0 waited=0
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     ticks=$((ticks + 1))
-    if [ $((ticks % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
-      if [ -e "$WORK_DIR/$label.waiting" ]; then say "$label: downloaded, waiting for a compile slot ($((SECONDS - started))s)"
-      else say "$label: still building ($((SECONDS - started))s)"; fi
+    # Waiting for a slot is said once and then every 5 minutes; building, every 30 seconds.
+    if [ -e "$WORK_DIR/$label.waiting" ]; then
+      if [ $((waited % 300)) -eq 0 ]; then say "$label: downloaded, waiting for a compile slot ($((SECONDS - started))s)"; fi
+      waited=$((waited + 1))
+    elif [ $((ticks % 30)) -eq 0 ] && kill -0 "$pid" 2>/dev/null; then
+      say "$label: still building ($((SECONDS - started))s)"
     fi
   done
   if ! wait "$pid"; then
