@@ -1,6 +1,7 @@
 // Function configuration from environment variables, validated with zod at start-up (fail fast, clear message).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { blankToUndefined, bool, httpUrl, int, optionalString } from './env-fields.ts';
 import { describeIssues, SelfhealError } from './errors.ts';
 import { ACTIONS, type ActionName, isAction, namespaceName } from './events.ts';
 import type { NamespaceAllowList } from './guards.ts';
@@ -25,29 +26,6 @@ export const DEFAULT_ROUTES: Readonly<Record<string, ActionName>> = Object.freez
 });
 
 export type Env = Record<string, string | undefined>;
-
-const blankToUndefined = (value: unknown) =>
-  typeof value === 'string' && value.trim() === '' ? undefined : value;
-const optionalString = z.preprocess(blankToUndefined, z.string().optional());
-const int = (fallback: number, min: number, max: number) =>
-  z.preprocess(
-    blankToUndefined,
-    z.coerce
-      .number({ message: 'must be a number' })
-      .int('must be a whole number')
-      .min(min, `must be at least ${min}`)
-      .max(max, `must be at most ${max}`)
-      .default(fallback),
-  );
-const bool = (fallback: boolean) =>
-  z.preprocess(
-    blankToUndefined,
-    z
-      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
-      .default(fallback ? 'true' : 'false')
-      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
-  );
-const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
 
 // Required: a function must be told where it may act. `*` (alone) allows every namespace, on purpose.
 const namespaces = z.preprocess(

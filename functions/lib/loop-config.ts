@@ -2,6 +2,7 @@
 // take to be verified and an alert to keep firing after it, how long a healed alert counts as returning, and where
 // a human is told.
 import { z } from 'zod';
+import { blankToUndefined, httpUrl, int } from './env-fields.ts';
 import { describeIssues } from './errors.ts';
 import { ACTIONS, type ActionName, isAction } from './events.ts';
 
@@ -39,25 +40,11 @@ export function parseChain(text: string): { chain: ChainStep[] } | { problem: st
   return { chain: chain.at(-1) === 'notify' ? chain : [...chain, 'notify'] };
 }
 
-const blank = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-const seconds = (fallback: number, min: number, max: number) =>
-  z.preprocess(
-    blank,
-    z.coerce
-      .number({ message: 'must be a number' })
-      .int('must be a whole number')
-      .min(min, `must be at least ${min}`)
-      .max(max, `must be at most ${max}`)
-      .default(fallback),
-  );
-const url = z.preprocess(
-  blank,
-  z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
-);
+const url = z.preprocess(blankToUndefined, httpUrl.optional());
 
 const loopEnv = z.object({
   SELFHEAL_ESCALATION: z.preprocess(
-    blank,
+    blankToUndefined,
     z
       .string()
       .default(DEFAULT_CHAIN.join(','))
@@ -70,13 +57,13 @@ const loopEnv = z.object({
         return parsed.chain;
       }),
   ),
-  SELFHEAL_VERIFY_SECONDS: seconds(600, 10, 86_400),
-  SELFHEAL_SETTLE_SECONDS: seconds(600, 10, 86_400),
-  SELFHEAL_EPISODE_WINDOW_SECONDS: seconds(3600, 60, 7 * 86_400),
+  SELFHEAL_VERIFY_SECONDS: int(600, 10, 86_400),
+  SELFHEAL_SETTLE_SECONDS: int(600, 10, 86_400),
+  SELFHEAL_EPISODE_WINDOW_SECONDS: int(3600, 60, 7 * 86_400),
   SELFHEAL_ALERTMANAGER_URL: url,
   SELFHEAL_NOTIFY_WEBHOOK_URL: url,
-  SELFHEAL_NOTIFY_HOLD_SECONDS: seconds(900, 60, 7 * 86_400),
-  SELFHEAL_NOTIFY_TIMEOUT_MS: seconds(5000, 100, 60_000),
+  SELFHEAL_NOTIFY_HOLD_SECONDS: int(900, 60, 7 * 86_400),
+  SELFHEAL_NOTIFY_TIMEOUT_MS: int(5000, 100, 60_000),
 });
 
 // The loop's settings, or the problems (named by variable) added to `problems`.
