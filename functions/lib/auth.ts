@@ -9,16 +9,21 @@ export function tokenMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
+// The token of an `Authorization: Bearer <token>` header; undefined when there is none or it has another form.
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers.authorization;
+  return (header && /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1]) || undefined;
+}
+
 // undefined when the request carries `Authorization: Bearer <expected>`, else a 401 error saying what is wrong.
 export function checkBearer(headers: IncomingHttpHeaders, expected: string): SelfhealError | undefined {
-  const header = headers.authorization;
-  if (!header) {
+  if (!headers.authorization) {
     return new SelfhealError('unauthorized', 'missing bearer token: send Authorization: Bearer <token>', {
       reason: 'missing-token',
     });
   }
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match?.[1] || !tokenMatches(match[1], expected)) {
+  const token = bearerToken(headers);
+  if (!token || !tokenMatches(token, expected)) {
     return new SelfhealError('unauthorized', 'invalid bearer token', { reason: 'invalid-token' });
   }
   return undefined;

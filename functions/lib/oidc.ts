@@ -3,6 +3,7 @@
 // identities configured (the Triggers' ServiceAccounts). Verified tokens are remembered briefly.
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { bearerToken } from './auth.ts';
 import { SelfhealError } from './errors.ts';
 
 /** What the API server says of a token presented for an audience. */
@@ -52,16 +53,14 @@ export function oidcAuthorizer(
   const remembered = new Map<string, number>();
 
   return async (headers) => {
-    const header = headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : undefined;
-    if (!match?.[1]) {
+    const token = bearerToken(headers);
+    if (!token) {
       return new SelfhealError(
         'unauthorized',
         `missing bearer token: deliveries must carry a token for the audience ${settings.audience}`,
         { reason: 'missing-token' },
       );
     }
-    const token = match[1];
     const key = digest(token);
     const until = remembered.get(key);
     if (until !== undefined && until > now()) return undefined;
