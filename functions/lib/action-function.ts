@@ -53,6 +53,8 @@ function looksLikeCloudEvent(headers: IncomingHttpHeaders): boolean {
 
 export function actionFunction(name: ActionName, logic: ActionLogic, options: ActionFunctionOptions = {}) {
   let deps: ActionDeps | undefined;
+  // With SELFHEAL_ACTION_AUTH=oidc, the platform's token on each delivery, verified with the API server.
+  let verifyOidc: ((headers: IncomingHttpHeaders) => Promise<SelfhealError | undefined>) | undefined;
 
   async function init(): Promise<void> {
     const config = options.config ? options.config() : loadActionConfig(name, process.env);
@@ -75,23 +77,17 @@ export function actionFunction(name: ActionName, logic: ActionLogic, options: Ac
       instance: hostname(),
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
     };
+    verifyOidc = config.oidc
+      ? oidcAuthorizer(config.oidc, (token, audiences) => kube.reviewToken(token, audiences))
+      : undefined;
     log.info({ namespaces: config.namespaces, dryRun: config.dryRun }, `${name} ready`);
   }
-
-  // With SELFHEAL_ACTION_AUTH=oidc, the platform's token on each delivery, verified with the API server.
-  let verifyOidc: ((headers: IncomingHttpHeaders) => Promise<SelfhealError | undefined>) | undefined;
 
   function authorize(
     headers: IncomingHttpHeaders,
   ): SelfhealError | undefined | Promise<SelfhealError | undefined> {
     if (!deps) return undefined;
-    if (deps.config.actionAuth === 'oidc' && deps.config.oidc) {
-      const kube = deps.kube;
-      verifyOidc ??= oidcAuthorizer(deps.config.oidc, (token, audiences) =>
-        kube.reviewToken(token, audiences),
-      );
-      return verifyOidc(headers);
-    }
+    if (verifyOidc) return verifyOidc(headers);
     const token = deps.config.actionToken;
     return token ? checkBearer(headers, token) : undefined;
   }
