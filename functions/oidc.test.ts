@@ -58,6 +58,17 @@ async function tokenOf(
   return request.status?.token as string;
 }
 
+// A scale CloudEvent about Deployment `api` of `namespace`, with this Authorization header if any.
+async function sendScale(url: string, namespace: string, authorization?: string) {
+  const message = HTTP.binary(alertEvent('scale', { namespace, kind: 'Deployment', name: 'api' }));
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { ...(message.headers as Record<string, string>), ...(authorization ? { authorization } : {}) },
+    body: message.body as string,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
 test('with oidc, scale acts only on a token of an accepted account for its audience; every other call is refused and changes nothing', async (t) => {
   const { name: ns, kc } = await useNamespace(t, 'oidc');
   await applyRbac(kc, ns);
@@ -70,18 +81,7 @@ test('with oidc, scale acts only on a token of an accepted account for its audie
   const replicas = async () =>
     (await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'api' })).spec
       ?.replicas;
-  const send = async (authorization?: string) => {
-    const message = HTTP.binary(alertEvent('scale', { namespace: ns, kind: 'Deployment', name: 'api' }));
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: {
-        ...(message.headers as Record<string, string>),
-        ...(authorization ? { authorization } : {}),
-      },
-      body: message.body as string,
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const send = (authorization?: string) => sendScale(url, ns, authorization);
 
   // The binding reaches the API server's authorizer a moment after it is written: until then the action cannot
   // ask, and answers 503 (a refused call, changing nothing) as it would on a cluster granting it late.
@@ -130,17 +130,12 @@ test('with oidc, an action that may not ask the API server about tokens answers 
   const url = await startAction(t, 'scale', scale, ns, {
     env: { SELFHEAL_ACTION_AUTH: 'oidc', SELFHEAL_OIDC_SUBJECTS: `system:serviceaccount:${ns}:${trigger}` },
   });
-  const message = HTTP.binary(alertEvent('scale', { namespace: ns, kind: 'Deployment', name: 'api' }));
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      ...(message.headers as Record<string, string>),
-      authorization: `Bearer ${await tokenOf(kc, ns, trigger, 'selfheal/scale')}`,
-    },
-    body: message.body as string,
-  });
-  const body = (await res.json()) as Record<string, unknown>;
-  t.is(res.status, 503, JSON.stringify(body));
+  const { status, body } = await sendScale(
+    url,
+    ns,
+    `Bearer ${await tokenOf(kc, ns, trigger, 'selfheal/scale')}`,
+  );
+  t.is(status, 503, JSON.stringify(body));
   t.is(body.reason, 'token-review-failed');
   t.regex(String(body.error), /tokenreviews/);
 });
