@@ -101,8 +101,8 @@ export class TargetPool {
     }
     // Each round is a first alert on its workload: the episode an earlier round opened (and a breaker) is cleared, or
     // the closed loop would take the new alert for the old one returning and escalate it instead of acting.
-    const before = await apps.readNamespacedDeployment({ namespace, name: deployment });
-    const loop = [EPISODES_ANNOTATION, BREAKER_ANNOTATION].filter((k) => before.metadata?.annotations?.[k]);
+    const object = await apps.readNamespacedDeployment({ namespace, name: deployment });
+    const loop = [EPISODES_ANNOTATION, BREAKER_ANNOTATION].filter((k) => object.metadata?.annotations?.[k]);
     if (loop.length > 0) {
       await apps.patchNamespacedDeployment(
         {
@@ -113,8 +113,8 @@ export class TargetPool {
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
     }
+    // Clearing annotations changes neither the generation nor the replicas read above.
     const pods = this.#action === 'restart-pod' ? await waitForPods(this.#kc, namespace, deployment, 1) : [];
-    const object = await apps.readNamespacedDeployment({ namespace, name: deployment });
     return {
       action: this.#action,
       namespace,
