@@ -89,6 +89,8 @@ const broken: Array<[string, (raw: Record<string, unknown>) => void, RegExp]> = 
     /alerts\.0\.labels\.alertname/,
   ],
   ['no alerts list', (r) => delete r.alerts, /alerts/],
+  ['a webhook format other than version 4', (r) => (r.version = '5'), /^version: must be "4"/],
+  ['no webhook version', (r) => delete r.version, /^version: must be "4"/],
 ];
 for (const [what, breakIt, problem] of broken) {
   test(`rejects ${what} with a 400 naming the field`, (t) => {

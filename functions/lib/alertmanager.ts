@@ -21,8 +21,15 @@ export const alertSchema = z.looseObject({
     .regex(/^[0-9a-f]{1,16}$/, 'must be the hexadecimal fingerprint Alertmanager computes'),
 });
 
+// The payload's format, not Alertmanager's release: "4" from 0.x on. Another would be a format this schema was not
+// written for.
+export const WEBHOOK_VERSION = '4';
+
 export const webhookSchema = z.looseObject({
-  version: z.string(),
+  version: z.literal(WEBHOOK_VERSION, {
+    error: (issue) =>
+      `must be "${WEBHOOK_VERSION}", the webhook format selfheal reads${issue.input === undefined ? '' : `, not ${JSON.stringify(issue.input)}`}`,
+  }),
   status: z.enum(['firing', 'resolved']),
   receiver: z.string(),
   groupKey: z.string().optional(),

@@ -434,6 +434,17 @@ test('bad bodies get 4xx with a readable JSON message', async (t) => {
     'status',
   ]);
 
+  // A webhook format other than the one the schema reads (version 4, Alertmanager 0.25 → current).
+  const otherFormat = await post(
+    url,
+    JSON.stringify({ ...JSON.parse(raw(version, 'firing')), version: '5' }),
+  );
+  t.is(otherFormat.status, 400);
+  t.like(otherFormat.json, { kind: 'invalid', reason: 'invalid' });
+  t.deepEqual(otherFormat.json.problems, [
+    'version: must be "4", the webhook format selfheal reads, not "5"',
+  ]);
+
   const oversized = JSON.parse(raw(version, 'firing'));
   oversized.alerts[0].annotations.description = 'x'.repeat(8000);
   const big = await post(url, JSON.stringify(oversized));
