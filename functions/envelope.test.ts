@@ -2,9 +2,10 @@
 // on the real control plane: an event without id, source or a known type, with a specversion other than 1.0, or
 // without a content type is answered 400 with the problems and changes nothing; exactly-once holds for the
 // structured events the cloudevents SDK would have given an invented id. The router still takes Alertmanager's JSON.
+// A Knative dead letter passes whatever its type and is recorded, never acted on.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
 import { useNamespace } from '../test/helpers/cluster.ts';
 import { loadRouterConfig } from './lib/config.ts';
@@ -35,6 +36,25 @@ function assertRejected(t: ExecutionContext, answer: Answer, problem: RegExp, la
   t.regex(String(answer.body.error), problem, label);
   t.true(Array.isArray(answer.body.problems), label);
   t.notRegex(answer.text, /\n\s+at |\.ts:\d+/, `${label}: no stack trace`);
+}
+
+// restart-pod, started for a namespace of its own that holds one opted-in Deployment with its one pod.
+async function restartPodOfOne(t: ExecutionContext, prefix: string) {
+  const { name: ns, kc } = await useNamespace(t, prefix);
+  await applyRbac(kc, ns);
+  await createDeployment(kc, ns, 'web', { replicas: 1 });
+  const [pod] = await waitForPods(kc, ns, 'web', 1);
+  const name = pod?.metadata?.name as string;
+  const url = await startAction(t, 'restart-pod', restartPod, ns, { env: PLATFORM_AUTH });
+  return { ns, kc, pod, name, url };
+}
+
+// The pod is the one there was, and not being deleted.
+async function assertPodStays(t: ExecutionContext, kc: KubeConfig, pod: V1Pod | undefined): Promise<void> {
+  const { namespace = '', name = '' } = pod?.metadata ?? {};
+  const after = await kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name });
+  t.is(after.metadata?.uid, pod?.metadata?.uid);
+  t.falsy(after.metadata?.deletionTimestamp, 'the pod was not deleted');
 }
 
 const scaleData = (namespace: string) =>
@@ -77,12 +97,7 @@ test('an id-less structured scale event is refused every time and scales nothing
 });
 
 test('binary and structured events without source, of an unknown type, of specversion 9.9 or without a content type are refused; the pod stays', async (t) => {
-  const { name: ns, kc } = await useNamespace(t, 'envelope-restart');
-  await applyRbac(kc, ns);
-  await createDeployment(kc, ns, 'web', { replicas: 1 });
-  const [pod] = await waitForPods(kc, ns, 'web', 1);
-  const name = pod?.metadata?.name as string;
-  const url = await startAction(t, 'restart-pod', restartPod, ns, { env: PLATFORM_AUTH });
+  const { ns, kc, pod, name, url } = await restartPodOfOne(t, 'envelope-restart');
   const data = JSON.stringify({ target: { namespace: ns, kind: 'Pod', name } });
   const binary = {
     'content-type': 'application/json',
@@ -141,10 +156,7 @@ test('binary and structured events without source, of an unknown type, of specve
   for (const [label, headers, body, problem] of cases) {
     assertRejected(t, await post(url, headers, body), problem, label);
   }
-  const core = kc.makeApiClient(CoreV1Api);
-  const after = await core.readNamespacedPod({ namespace: ns, name });
-  t.is(after.metadata?.uid, pod?.metadata?.uid);
-  t.falsy(after.metadata?.deletionTimestamp, 'the pod was not deleted');
+  await assertPodStays(t, kc, pod);
   t.deepEqual(await eventsAbout(kc, ns, name), []);
 });
 
@@ -253,4 +265,75 @@ test('an id that is not one short printable value, a form post, or an extension 
   t.is(plain.headers.get('access-control-allow-origin'), null);
 
   t.is((await apps.readNamespacedDeploymentScale({ namespace: ns, name: 'api' })).spec?.replicas, 1);
+});
+
+// What Knative's Broker adds to an event it gives up on (knative.dev/eventing pkg/kncloudevents/attributes/
+// knative_error.go): where it failed, the last status, the start of the last answer in base64.
+const knativeError = (destination: string) => ({
+  'ce-knativeerrordest': destination,
+  'ce-knativeerrorcode': '503',
+  'ce-knativeerrordata': Buffer.from('{"error":"unavailable"}').toString('base64'),
+});
+
+test("a Broker's dead letter of a type no action handles is recorded, 202, and nothing is acted on", async (t) => {
+  const { ns, kc, pod, name, url } = await restartPodOfOne(t, 'envelope-dead-letter');
+
+  // A real result of restart-pod (a dry run: the pod stays), as a user's Trigger on dev.selfheal.result would get it.
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': 'dead-letter-1',
+      'ce-source': 'selfheal/router',
+      'ce-type': 'dev.selfheal.action.restart-pod',
+      'ce-selfhealdryrun': 'true',
+    },
+    body: Buffer.from(JSON.stringify({ target: { namespace: ns, kind: 'Pod', name } })),
+  });
+  const result = {
+    headers: Object.fromEntries(
+      [...res.headers].filter(([h]) => h.startsWith('ce-') || h === 'content-type'),
+    ),
+    body: await res.text(),
+  };
+  t.is(res.status, 200, result.body);
+  t.is(result.headers['ce-type'], 'dev.selfheal.result');
+  t.like(JSON.parse(result.body), { outcome: 'dry-run' });
+
+  // Its dead letter: the same event with Knative's extensions, to the dead-letter sink.
+  const letter = await post(
+    url,
+    { ...result.headers, ...knativeError(`http://results.${ns}.svc.cluster.local`) },
+    result.body,
+  );
+  t.is(letter.status, 202, letter.text);
+  t.like(letter.body, { outcome: 'recorded', reason: 'dead-letter', type: 'dev.selfheal.result' });
+  const undelivered = (await eventsAbout(kc, ns, name)).filter((e) => e.reason === 'Undelivered');
+  t.is(undelivered.length, 1, 'recorded on the pod the result was about');
+  t.regex(undelivered[0]?.message ?? '', /^dev\.selfheal\.result .* was not delivered to http:\/\/results\./);
+
+  // Someone else's event (a PingSource's, as Knative sends it) about no workload: recorded in the log only.
+  const ping = {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': 'a4b9a5c0-5d3b-4e0e-9a55-4c1c5a3ad1f2',
+    'ce-source': `/apis/v1/namespaces/${ns}/pingsources/test-ping-source`,
+    'ce-type': 'dev.knative.sources.ping',
+    'ce-time': '2026-11-26T10:10:00.000Z',
+  };
+  const pingData = JSON.stringify({ message: 'Hello world!' });
+  const foreign = await post(
+    url,
+    { ...ping, ...knativeError(`http://event-display.${ns}.svc.cluster.local`) },
+    pingData,
+  );
+  t.is(foreign.status, 202, foreign.text);
+  t.like(foreign.body, { outcome: 'recorded', reason: 'dead-letter', type: 'dev.knative.sources.ping' });
+  // Without knativeerrordest it is an event of a type no action handles.
+  assertRejected(t, await post(url, ping, pingData), /ce-type: unknown type dev\.knative\.sources\.ping/);
+
+  await assertPodStays(t, kc, pod);
+  const { items } = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns });
+  t.is(items.filter((e) => e.reason === 'Undelivered').length, 1, 'the foreign event recorded no Event');
 });

@@ -1,6 +1,6 @@
 // Knative's dead letters recognised by their extensions, and said in one sentence a person can act on.
 import test from 'ava';
-import { describeDeadLetter, readDeadLetter } from './dead-letter.ts';
+import { describeDeadLetter, isDeadLetterDestination, readDeadLetter } from './dead-letter.ts';
 
 const event = {
   specversion: '1.0',
@@ -50,4 +50,44 @@ test('data as a JSON string, or about no workload, still makes a dead letter', (
     knativeerrordest: 'http://x',
   });
   t.like(letter, { type: 'dev.selfheal.result', target: undefined, code: undefined, answer: undefined });
+});
+
+// Someone else's event (a Knative PingSource's) reaches the dead-letter sink with whatever data it carried.
+const ping = {
+  specversion: '1.0',
+  id: 'a4b9a5c0-5d3b-4e0e-9a55-4c1c5a3ad1f2',
+  type: 'dev.knative.sources.ping',
+  source: '/apis/v1/namespaces/default/pingsources/test-ping-source',
+  knativeerrordest: 'http://event-display.default.svc.cluster.local',
+  knativeerrorcode: '500',
+};
+
+test('a foreign dead letter names no workload whatever its data, and is still described', (t) => {
+  for (const data of [
+    { message: 'Hello world!' },
+    { target: 'http://event-display', alert: 'x' },
+    { target: { namespace: 'demo', kind: 'CronJob', name: 'backup' } },
+    'Hello world!',
+    42,
+    null,
+    undefined,
+    [1, 2],
+    new Uint32Array([1, 2]),
+  ]) {
+    const letter = readDeadLetter({ ...ping, data });
+    t.like(
+      letter,
+      { type: 'dev.knative.sources.ping', target: undefined, alertname: undefined, code: '500' },
+      String(data),
+    );
+    t.regex(
+      describeDeadLetter(letter as NonNullable<typeof letter>),
+      /^dev\.knative\.sources\.ping a4b9a5c0-\S+ was not delivered to http:\/\/event-display\.default\.svc\.cluster\.local after the Broker's retries \(last answer 500\); nothing acted on it$/,
+    );
+  }
+});
+
+test('only a non-empty knativeerrordest marks a dead letter', (t) => {
+  t.true(isDeadLetterDestination('http://x'));
+  for (const value of ['', undefined, null, 5, ['http://x']]) t.false(isDeadLetterDestination(value));
 });

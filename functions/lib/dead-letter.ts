@@ -32,10 +32,15 @@ function decode(base64: unknown): string | undefined {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
+/** Whether a knativeerrordest value (an attribute, or a ce-knativeerrordest header) marks a dead letter. */
+export function isDeadLetterDestination(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
 /** The dead letter a CloudEvent is, or undefined when it carries no knativeerrordest. */
 export function readDeadLetter(event: Record<string, unknown>): DeadLetter | undefined {
   const destination = event[DEAD_LETTER_EXTENSIONS.destination];
-  if (typeof destination !== 'string' || destination === '') return undefined;
+  if (!isDeadLetterDestination(destination)) return undefined;
   const data = typeof event.data === 'string' ? safeJson(event.data) : event.data;
   const parsed = anyData.safeParse(data);
   const alert = (data as { alert?: { name?: unknown } } | undefined)?.alert;

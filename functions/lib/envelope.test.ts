@@ -47,6 +47,23 @@ for (const [name, headers, mode] of modes) {
   });
 }
 
+// What Knative's Broker adds to an event it gives up on (knative.dev/eventing pkg/kncloudevents/attributes/
+// knative_error.go), here a result nobody's Trigger took, as restart-pod answers it.
+const deadLetterHeaders = {
+  ...binary,
+  'ce-type': 'dev.selfheal.result',
+  'ce-source': 'selfheal/restart-pod',
+  'ce-knativeerrordest': 'http://results.selfheal.svc.cluster.local',
+  'ce-knativeerrorcode': '503',
+};
+const deadLetterBody = {
+  ...structured,
+  type: 'dev.selfheal.result',
+  source: 'selfheal/restart-pod',
+  knativeerrordest: 'http://results.selfheal.svc.cluster.local',
+  knativeerrorcode: '503',
+};
+
 const { 'ce-id': _id, ...binaryWithoutId } = binary;
 const { 'ce-source': _source, ...binaryWithoutSource } = binary;
 const { 'content-type': _ct, ...binaryWithoutContentType } = binary;
@@ -107,6 +124,26 @@ const headerCases: Array<[string, string, Record<string, string>, RegExp | undef
     { 'content-type': 'application/cloudevents-batch+json' },
     /batched CloudEvents are not accepted/,
   ],
+  ['a dead letter of a type no function handles', 'POST', deadLetterHeaders, undefined],
+  ['a dead letter without a type', 'POST', { ...deadLetterHeaders, 'ce-type': '' }, /ce-type: required/],
+  [
+    'a dead letter with an id of two values',
+    'POST',
+    { ...deadLetterHeaders, 'ce-id': 'e1, e2' },
+    /ce-id: must be 1-128/,
+  ],
+  [
+    'a dead letter of specversion 0.3',
+    'POST',
+    { ...deadLetterHeaders, 'ce-specversion': '0.3' },
+    /ce-specversion: 0\.3 is not supported/,
+  ],
+  [
+    'an empty ce-knativeerrordest marks no dead letter',
+    'POST',
+    { ...deadLetterHeaders, 'ce-knativeerrordest': '' },
+    /ce-type: unknown type dev\.selfheal\.result/,
+  ],
 ];
 for (const [name, method, headers, expected] of headerCases) {
   test(`headers: ${name} → ${expected ? '400' : 'passes'}`, (t) => {
@@ -154,6 +191,8 @@ const bodyCases: Array<[string, unknown, RegExp | undefined]> = [
   ['malformed JSON', '{"specversion":', /body: not JSON/],
   ['an array', JSON.stringify([structured]), /expected one JSON object/],
   ['an empty body', '', /body: not JSON/],
+  ['a dead letter of a type no function handles', JSON.stringify(deadLetterBody), undefined],
+  ['a dead letter without a source', JSON.stringify({ ...deadLetterBody, source: '' }), /source: required/],
 ];
 for (const [name, body, expected] of bodyCases) {
   test(`structured body: ${name} → ${expected ? '400' : 'passes'}`, (t) => {
@@ -169,4 +208,15 @@ test('attributes are checked against the types given', (t) => {
   const attributes = { specversion: '1.0', id: 'x', source: 's', type: 'a.b' };
   t.deepEqual(attributeProblems(attributes, ['a.b']), []);
   t.deepEqual(attributeProblems(attributes, ['c.d']), ['type: unknown type a.b, expected one of c.d']);
+});
+
+test('a dead letter passes whatever its type; every other attribute is still checked', (t) => {
+  const letter = { specversion: '1.0', id: 'x', source: 's', type: 'com.example.order' };
+  t.deepEqual(attributeProblems({ ...letter, knativeerrordest: 'http://shop.default.svc' }), []);
+  t.deepEqual(attributeProblems(letter, ['a.b']), [
+    'type: unknown type com.example.order, expected one of a.b',
+  ]);
+  t.deepEqual(attributeProblems({ ...letter, id: '', knativeerrordest: 'http://shop.default.svc' }), [
+    'id: required, a non-empty string (the idempotency key)',
+  ]);
 });

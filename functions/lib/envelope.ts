@@ -2,6 +2,7 @@
 // the cloudevents SDK invents an id for a structured event without one and skips validation for a specversion it
 // does not know, which would defeat exactly-once. Pure: headers and body in, a SelfhealError (400) or nothing out.
 import type { IncomingHttpHeaders } from 'node:http';
+import { DEAD_LETTER_EXTENSIONS, isDeadLetterDestination } from './dead-letter.ts';
 import { SelfhealError } from './errors.ts';
 import { ACTIONS, actionEventType, RESOLVED_EVENT_TYPE } from './events.ts';
 
@@ -11,8 +12,15 @@ export const KNOWN_EVENT_TYPES: readonly string[] = [...ACTIONS.map(actionEventT
 
 export type EnvelopeMode = 'plain' | 'binary' | 'structured' | 'batch';
 
-// What a CloudEvent's required attributes look like, wherever they came from (ce-* headers or a JSON body).
-export type Attributes = { specversion?: unknown; id?: unknown; source?: unknown; type?: unknown };
+// What a CloudEvent's required attributes look like, wherever they came from (ce-* headers or a JSON body), with
+// the Broker's mark on a dead letter.
+export type Attributes = {
+  specversion?: unknown;
+  id?: unknown;
+  source?: unknown;
+  type?: unknown;
+  knativeerrordest?: unknown;
+};
 
 const CE_HEADER = /^ce-/i;
 
@@ -62,9 +70,12 @@ export function attributeProblems(
   if (!present(id)) problems.push(`${prefix}id: required, a non-empty string (the idempotency key)`);
   else if (!EVENT_ID.test(id)) problems.push(`${prefix}id: ${EVENT_ID_RULE}`);
   if (!present(source)) problems.push(`${prefix}source: required, a non-empty string`);
+  // A Broker's dead letter is of whatever type could not be delivered (a result, a user's own event): the action
+  // records it without acting, so its type need not be one the function handles.
+  const deadLetter = isDeadLetterDestination(attributes[DEAD_LETTER_EXTENSIONS.destination]);
   if (!present(type)) {
     problems.push(`${prefix}type: required, one of ${knownTypes.join(', ')}`);
-  } else if (!knownTypes.includes(type)) {
+  } else if (!deadLetter && !knownTypes.includes(type)) {
     problems.push(`${prefix}type: unknown type ${type}, expected one of ${knownTypes.join(', ')}`);
   }
   return problems;
@@ -121,6 +132,7 @@ export function checkEnvelopeHeaders(
       id: header(headers, 'ce-id'),
       source: header(headers, 'ce-source'),
       type: header(headers, 'ce-type'),
+      knativeerrordest: header(headers, `ce-${DEAD_LETTER_EXTENSIONS.destination}`),
     },
     knownTypes,
     'ce-',
