@@ -4,6 +4,7 @@ import {
   attributeProblems,
   checkEnvelopeHeaders,
   checkStructuredBody,
+  checkWithSdk,
   type EnvelopeMode,
   envelopeMode,
   KNOWN_EVENT_TYPES,
@@ -18,6 +19,22 @@ const binary = {
   'ce-type': TYPE,
 };
 const structured = { specversion: '1.0', id: 'a1', source: 'selfheal/router', type: TYPE, data: {} };
+// What Knative's Broker adds to an event it gives up on (knative.dev/eventing pkg/kncloudevents/attributes/
+// knative_error.go), here a result nobody's Trigger took, as restart-pod answers it.
+const deadLetterHeaders = {
+  ...binary,
+  'ce-type': 'dev.selfheal.result',
+  'ce-source': 'selfheal/restart-pod',
+  'ce-knativeerrordest': 'http://results.selfheal.svc.cluster.local',
+  'ce-knativeerrorcode': '503',
+};
+const deadLetterBody = {
+  ...structured,
+  type: 'dev.selfheal.result',
+  source: 'selfheal/restart-pod',
+  knativeerrordest: 'http://results.selfheal.svc.cluster.local',
+  knativeerrorcode: '503',
+};
 
 test('the known types are the three action types and the resolution of an alert', (t) => {
   t.deepEqual(KNOWN_EVENT_TYPES, [
@@ -46,23 +63,6 @@ for (const [name, headers, mode] of modes) {
     t.is(envelopeMode(headers), mode);
   });
 }
-
-// What Knative's Broker adds to an event it gives up on (knative.dev/eventing pkg/kncloudevents/attributes/
-// knative_error.go), here a result nobody's Trigger took, as restart-pod answers it.
-const deadLetterHeaders = {
-  ...binary,
-  'ce-type': 'dev.selfheal.result',
-  'ce-source': 'selfheal/restart-pod',
-  'ce-knativeerrordest': 'http://results.selfheal.svc.cluster.local',
-  'ce-knativeerrorcode': '503',
-};
-const deadLetterBody = {
-  ...structured,
-  type: 'dev.selfheal.result',
-  source: 'selfheal/restart-pod',
-  knativeerrordest: 'http://results.selfheal.svc.cluster.local',
-  knativeerrorcode: '503',
-};
 
 const { 'ce-id': _id, ...binaryWithoutId } = binary;
 const { 'ce-source': _source, ...binaryWithoutSource } = binary;
@@ -124,6 +124,12 @@ const headerCases: Array<[string, string, Record<string, string>, RegExp | undef
     { 'content-type': 'application/cloudevents-batch+json' },
     /batched CloudEvents are not accepted/,
   ],
+  [
+    "0.3's ce-schemaurl (the SDK would throw a bare TypeError)",
+    'POST',
+    { ...binary, 'ce-schemaurl': 'https://example.com/schema.json' },
+    /ce-schemaurl: a CloudEvents 0\.3 attribute; 1\.0 uses ce-dataschema/,
+  ],
   ['a dead letter of a type no function handles', 'POST', deadLetterHeaders, undefined],
   ['a dead letter without a type', 'POST', { ...deadLetterHeaders, 'ce-type': '' }, /ce-type: required/],
   [
@@ -152,6 +158,7 @@ for (const [name, method, headers, expected] of headerCases) {
     t.is(error?.code, 400);
     t.regex(error?.message ?? '', expected);
     t.true((error?.problems.length ?? 0) > 0, 'the problems are listed');
+    t.like(error?.toJSON(), { kind: 'invalid', reason: 'invalid-cloudevent' });
   });
 }
 
@@ -191,6 +198,11 @@ const bodyCases: Array<[string, unknown, RegExp | undefined]> = [
   ['malformed JSON', '{"specversion":', /body: not JSON/],
   ['an array', JSON.stringify([structured]), /expected one JSON object/],
   ['an empty body', '', /body: not JSON/],
+  [
+    "0.3's schemaurl",
+    JSON.stringify({ ...structured, schemaurl: 'https://example.com/schema.json' }),
+    /schemaurl: a CloudEvents 0\.3 attribute; 1\.0 uses dataschema/,
+  ],
   ['a dead letter of a type no function handles', JSON.stringify(deadLetterBody), undefined],
   ['a dead letter without a source', JSON.stringify({ ...deadLetterBody, source: '' }), /source: required/],
 ];
@@ -201,6 +213,7 @@ for (const [name, body, expected] of bodyCases) {
     t.is(error?.code, 400);
     t.regex(error?.message ?? '', /^invalid structured-mode CloudEvent: /);
     t.regex(error?.message ?? '', expected);
+    t.like(error?.toJSON(), { kind: 'invalid', reason: 'invalid-cloudevent' });
   });
 }
 
@@ -220,3 +233,48 @@ test('a dead letter passes whatever its type; every other attribute is still che
     'id: required, a non-empty string (the idempotency key)',
   ]);
 });
+
+// The SDK builds and validates the event faas-js-runtime is about to build; what it throws is a 400 naming why.
+const sdkCases: Array<[string, Record<string, string>, unknown, RegExp | undefined]> = [
+  ['a complete binary event', binary, {}, undefined],
+  [
+    'a complete structured event',
+    { 'content-type': 'application/cloudevents+json' },
+    JSON.stringify(structured),
+    undefined,
+  ],
+  ['a dead letter of another type', deadLetterHeaders, {}, undefined],
+  [
+    'an extension name the SDK does not allow',
+    { ...binary, 'ce-bad_ext': 'x' },
+    {},
+    /^invalid CloudEvent: invalid attribute name: "bad_ext"$/,
+  ],
+  [
+    'a dataschema that is no URI',
+    { 'content-type': 'application/cloudevents+json' },
+    JSON.stringify({ ...structured, dataschema: 'not a uri' }),
+    /dataschema: must match format "uri"/,
+  ],
+  [
+    "0.3's schemaurl (a TypeError)",
+    { ...binary, 'ce-schemaurl': 'https://example.com/schema.json' },
+    {},
+    /^invalid CloudEvent: cannot set schemaurl on version 1\.0 event$/,
+  ],
+  [
+    'a data_base64 that is no string (a TypeError)',
+    { 'content-type': 'application/cloudevents+json' },
+    JSON.stringify({ ...structured, data: undefined, data_base64: 5 }),
+    /^invalid CloudEvent: /,
+  ],
+];
+for (const [name, headers, body, expected] of sdkCases) {
+  test(`sdk: ${name} → ${expected ? '400' : 'passes'}`, (t) => {
+    const error = checkWithSdk(headers, body);
+    if (!expected) return t.is(error, undefined);
+    t.regex(error?.message ?? '', expected);
+    t.like(error?.toJSON(), { kind: 'invalid', reason: 'invalid-cloudevent' });
+    t.true((error?.problems.length ?? 0) > 0, 'the problems are listed');
+  });
+}

@@ -1,24 +1,29 @@
 // The CloudEvents envelope a function accepts, checked on the raw request before any SDK builds an event from it:
 // the cloudevents SDK invents an id for a structured event without one and skips validation for a specversion it
-// does not know, which would defeat exactly-once. Pure: headers and body in, a SelfhealError (400) or nothing out.
+// does not know, which would defeat exactly-once. Then what the SDK itself refuses, asked of the SDK. Pure:
+// headers and body in, a SelfhealError (400) or nothing out.
 import type { IncomingHttpHeaders } from 'node:http';
+import { type CloudEvent, HTTP } from 'cloudevents';
 import { DEAD_LETTER_EXTENSIONS, isDeadLetterDestination } from './dead-letter.ts';
 import { SelfhealError } from './errors.ts';
 import { ACTIONS, actionEventType, RESOLVED_EVENT_TYPE } from './events.ts';
 
 export const SPEC_VERSION = '1.0';
+// The reason of every 400 about a CloudEvent, its envelope or its content.
+export const INVALID_CLOUDEVENT = 'invalid-cloudevent';
 // Every type a selfheal function handles (an action, or an alert's resolution); each action then insists on its own.
 export const KNOWN_EVENT_TYPES: readonly string[] = [...ACTIONS.map(actionEventType), RESOLVED_EVENT_TYPE];
 
 export type EnvelopeMode = 'plain' | 'binary' | 'structured' | 'batch';
 
 // What a CloudEvent's required attributes look like, wherever they came from (ce-* headers or a JSON body), with
-// the Broker's mark on a dead letter.
+// the two others the check reads: 0.3's schemaurl, and the Broker's mark on a dead letter.
 export type Attributes = {
   specversion?: unknown;
   id?: unknown;
   source?: unknown;
   type?: unknown;
+  schemaurl?: unknown;
   knativeerrordest?: unknown;
 };
 
@@ -61,7 +66,7 @@ export function attributeProblems(
   prefix = '',
 ): string[] {
   const problems: string[] = [];
-  const { specversion, id, source, type } = attributes;
+  const { specversion, id, source, type, schemaurl } = attributes;
   if (specversion === undefined || specversion === '') {
     problems.push(`${prefix}specversion: required (${SPEC_VERSION})`);
   } else if (specversion !== SPEC_VERSION) {
@@ -78,13 +83,17 @@ export function attributeProblems(
   } else if (!deadLetter && !knownTypes.includes(type)) {
     problems.push(`${prefix}type: unknown type ${type}, expected one of ${knownTypes.join(', ')}`);
   }
+  // The SDK throws a bare TypeError at it; say what a 1.0 event sends instead.
+  if (schemaurl !== undefined) {
+    problems.push(`${prefix}schemaurl: a CloudEvents 0.3 attribute; 1.0 uses ${prefix}dataschema`);
+  }
   return problems;
 }
 
 function invalidEvent(mode: string, problems: string[]): SelfhealError {
   return new SelfhealError('invalid', `invalid ${mode} CloudEvent: ${problems.join('; ')}`, {
     problems,
-    reason: 'invalid-cloudevent',
+    reason: INVALID_CLOUDEVENT,
   });
 }
 
@@ -105,7 +114,7 @@ export function checkEnvelopeHeaders(
         : 'send application/json (an action request or an Alertmanager webhook) or application/cloudevents+json';
     return new SelfhealError('invalid', `missing or empty content-type: ${hint}`, {
       problems: ['content-type: required'],
-      reason: 'no-content-type',
+      reason: INVALID_CLOUDEVENT,
     });
   }
   if (
@@ -122,7 +131,7 @@ export function checkEnvelopeHeaders(
   if (mode === 'batch') {
     return new SelfhealError('invalid', 'batched CloudEvents are not accepted: send one event per request', {
       problems: ['content-type: application/cloudevents-batch+json is not accepted'],
-      reason: 'invalid-cloudevent',
+      reason: INVALID_CLOUDEVENT,
     });
   }
   if (mode !== 'binary') return undefined;
@@ -132,6 +141,7 @@ export function checkEnvelopeHeaders(
       id: header(headers, 'ce-id'),
       source: header(headers, 'ce-source'),
       type: header(headers, 'ce-type'),
+      schemaurl: header(headers, 'ce-schemaurl'),
       knativeerrordest: header(headers, `ce-${DEAD_LETTER_EXTENSIONS.destination}`),
     },
     knownTypes,
@@ -158,4 +168,37 @@ export function checkStructuredBody(
   }
   const problems = attributeProblems(event as Attributes, knownTypes);
   return problems.length > 0 ? invalidEvent('structured-mode', problems) : undefined;
+}
+
+// The SelfhealError (400) of what the cloudevents SDK threw while building or validating an event from a request:
+// its ValidationError lists the schema's errors; a plain TypeError (0.3's schemaurl on a 1.0 event) only says why.
+export function sdkRefusal(err: Error & { errors?: unknown }): SelfhealError {
+  const problems =
+    Array.isArray(err.errors) && err.errors.length > 0
+      ? err.errors.map(
+          (e: { message?: string; instancePath?: string }) =>
+            `${e.instancePath ? `${e.instancePath}: ` : ''}${e.message ?? String(e)}`,
+        )
+      : [err.message.split('\n')[0] || String(err)];
+  return new SelfhealError('invalid', `invalid CloudEvent: ${problems.join('; ')}`, {
+    reason: INVALID_CLOUDEVENT,
+    problems,
+    cause: err,
+  });
+}
+
+// Builds and validates the event as faas-js-runtime is about to, so that what the SDK refuses is answered 400: its
+// detector swallows an error (the request would reach the function as a plain one) and its parser's errors come
+// without a status. Only the SDK runs here, on the request alone: any TypeError (ValidationError is one) or
+// SyntaxError it throws is about the request; anything else is rethrown, a 500 as any fault of the code.
+export function checkWithSdk(headers: IncomingHttpHeaders, body: unknown): SelfhealError | undefined {
+  try {
+    const event = HTTP.toEvent({ headers, body });
+    // The binding is typed as returning plain attributes; it builds CloudEvent instances.
+    for (const one of Array.isArray(event) ? event : [event]) (one as CloudEvent<unknown>).validate();
+    return undefined;
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof SyntaxError) return sdkRefusal(err);
+    throw err;
+  }
 }

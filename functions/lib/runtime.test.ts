@@ -1,5 +1,8 @@
 // The runtime's bound on invocations in flight, over HTTP: the (N+1)th concurrent call is shed at once with 503 and
-// Retry-After and counted; a slot comes back when a call ends, however it ends; refused calls take none.
+// Retry-After and counted; a slot comes back when a call ends, however it ends; refused calls take none. And its
+// answers to bodies and CloudEvents it cannot take: a 400 that names the problems, before the function is called.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { SelfhealError } from './errors.ts';
 import { createLogger } from './log.ts';
@@ -132,4 +135,105 @@ test('calls refused before the body is read take no slot', async (t) => {
   t.is(badEvent.status, 400);
   gate.open();
   t.is((await held).status, 200);
+});
+
+// What the router sends an action (binary mode), and the same event in structured mode.
+const EVENT_HEADERS = {
+  ...JSON_HEADERS,
+  'ce-specversion': '1.0',
+  'ce-id': '5b0c3f0e2d4a4e1b9a7c6d5e4f3a2b1c',
+  'ce-source': 'selfheal/router',
+  'ce-type': 'dev.selfheal.action.scale',
+};
+const EVENT_DATA = { target: { namespace: 'demo', kind: 'Deployment', name: 'web' }, params: { step: 1 } };
+const STRUCTURED_HEADERS = { ...JSON_HEADERS, 'content-type': 'application/cloudevents+json' };
+const structuredEvent = (attributes: Record<string, unknown>) =>
+  JSON.stringify({
+    specversion: '1.0',
+    id: '5b0c3f0e2d4a4e1b9a7c6d5e4f3a2b1c',
+    source: 'selfheal/router',
+    type: 'dev.selfheal.action.scale',
+    datacontenttype: 'application/json',
+    data: EVENT_DATA,
+    ...attributes,
+  });
+const firing = readFileSync(
+  join(import.meta.dirname, 'fixtures', 'alertmanager-0.35.0', 'firing.json'),
+  'utf8',
+);
+
+test('what the runtime cannot take is a 400 naming the problems; the function is not called', async (t) => {
+  const fn = gatedFunction();
+  fn.gate.open();
+  const url = await start(t, fn, 8);
+  const cases: Array<[string, Record<string, string>, string, Record<string, unknown>, RegExp]> = [
+    [
+      "binary, 0.3's ce-schemaurl",
+      { ...EVENT_HEADERS, 'ce-schemaurl': 'https://example.com/scale.json' },
+      JSON.stringify(EVENT_DATA),
+      { reason: 'invalid-cloudevent' },
+      /^ce-schemaurl: a CloudEvents 0\.3 attribute; 1\.0 uses ce-dataschema$/,
+    ],
+    [
+      "structured, 0.3's schemaurl",
+      STRUCTURED_HEADERS,
+      structuredEvent({ schemaurl: 'https://example.com/scale.json' }),
+      { reason: 'invalid-cloudevent' },
+      /^schemaurl: a CloudEvents 0\.3 attribute; 1\.0 uses dataschema$/,
+    ],
+    [
+      'structured, a data_base64 the SDK cannot decode (its TypeError)',
+      STRUCTURED_HEADERS,
+      structuredEvent({ data: undefined, data_base64: 5 }),
+      { reason: 'invalid-cloudevent' },
+      /must be of type string/,
+    ],
+    [
+      'binary, an extension name the SDK refuses',
+      { ...EVENT_HEADERS, 'ce-bad_ext': 'x' },
+      JSON.stringify(EVENT_DATA),
+      { reason: 'invalid-cloudevent' },
+      /^invalid attribute name: "bad_ext"$/,
+    ],
+    [
+      'binary, data that is not JSON',
+      EVENT_HEADERS,
+      JSON.stringify(EVENT_DATA).slice(0, -3),
+      { reason: 'invalid-cloudevent' },
+      /^body: not JSON/,
+    ],
+    [
+      'plain, malformed JSON',
+      JSON_HEADERS,
+      firing.slice(0, 200),
+      { reason: 'invalid', error: /^malformed JSON body/ },
+      /^body: not JSON/,
+    ],
+    ['plain, an empty JSON body', JSON_HEADERS, '', { reason: 'invalid' }, /^body: empty/],
+    [
+      'plain, no content type',
+      { authorization: 'Bearer ok', 'content-type': '' },
+      firing,
+      { reason: 'invalid-cloudevent', error: /^missing or empty content-type/ },
+      /^content-type: required$/,
+    ],
+  ];
+  for (const [label, headers, body, expected, problem] of cases) {
+    const res = await fetch(url, { method: 'POST', headers, body: Buffer.from(body) });
+    const text = await res.text();
+    t.is(res.status, 400, `${label}: ${text}`);
+    const json = JSON.parse(text) as { error: string; problems?: string[] };
+    const { error, ...rest } = expected;
+    t.like(json, { kind: 'invalid', ...rest }, label);
+    if (error instanceof RegExp) t.regex(json.error, error, label);
+    t.true(
+      json.problems?.some((p) => problem.test(p)),
+      `${label}: ${JSON.stringify(json.problems)}`,
+    );
+  }
+  t.is(fn.gate.entered, 0, 'no bad request reached the function');
+  // The same events, well formed, do.
+  t.is((await post(url, { headers: EVENT_HEADERS, body: JSON.stringify(EVENT_DATA) })).status, 200);
+  t.is((await post(url, { headers: STRUCTURED_HEADERS, body: structuredEvent({}) })).status, 200);
+  t.is(fn.gate.entered, 2);
 });

@@ -7,7 +7,15 @@ import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
-import { checkEnvelopeHeaders, checkStructuredBody, envelopeMode } from './envelope.ts';
+import {
+  checkEnvelopeHeaders,
+  checkStructuredBody,
+  checkWithSdk,
+  type EnvelopeMode,
+  envelopeMode,
+  INVALID_CLOUDEVENT,
+  sdkRefusal,
+} from './envelope.ts';
 import { errorKindOf, isSelfhealError, SelfhealError } from './errors.ts';
 import { attachPlatformHealth, type HealthHost, type PlatformHealth } from './health.ts';
 import { DEFAULT_MAX_INFLIGHT, inflightLimiter, RETRY_AFTER_SECONDS } from './inflight.ts';
@@ -79,31 +87,30 @@ const FUNCTION_ROUTE = '/';
 const METRICS_URL = process.env.METRICS_URL || '/metrics';
 
 // The SelfhealError of an error raised inside the runtime (body parsing, CloudEvent parsing), so that it is answered
-// like every other error: its status, and its JSON.
-export function runtimeError(err: RuntimeError, bodyLimit: number): SelfhealError {
+// like every other error: its status, and its JSON. `mode` is the request's: a body that cannot be read is a bad
+// CloudEvent when it was to be one.
+export function runtimeError(
+  err: RuntimeError,
+  bodyLimit: number,
+  mode: EnvelopeMode = 'plain',
+): SelfhealError {
   if (isSelfhealError(err)) return err;
-  // cloudevents' ValidationError keeps TypeError's name; its class name tells it apart.
-  if (err.name === 'ValidationError' || err.constructor?.name === 'ValidationError') {
-    const problems =
-      Array.isArray(err.errors) && err.errors.length > 0
-        ? err.errors.map(
-            (e: { message?: string; instancePath?: string }) =>
-              `${e.instancePath ? `${e.instancePath}: ` : ''}${e.message ?? String(e)}`,
-          )
-        : [err.message.split('\n')[0] ?? err.message];
-    return new SelfhealError('invalid', `invalid CloudEvent: ${problems.join('; ')}`, {
-      reason: 'invalid-cloudevent',
-      problems,
+  // cloudevents' ValidationError keeps TypeError's name; its class name tells it apart. The runtime's preHandler
+  // asks the SDK first (envelope.ts checkWithSdk); this holds should faas-js-runtime's own copy of it differ.
+  if (err.name === 'ValidationError' || err.constructor?.name === 'ValidationError') return sdkRefusal(err);
+  const badBody = (message: string, problem: string) =>
+    new SelfhealError('invalid', message, {
+      problems: [problem],
+      reason: mode === 'plain' ? 'invalid' : INVALID_CLOUDEVENT,
       cause: err,
     });
-  }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new SelfhealError('too-large', `request body exceeds the limit of ${bodyLimit} bytes`, {
         cause: err,
       });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new SelfhealError('invalid', 'empty body with content-type application/json', { cause: err });
+      return badBody('empty body with content-type application/json', 'body: empty, expected JSON');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new SelfhealError('unsupported-media-type', `unsupported media type: ${err.message}`, {
         cause: err,
@@ -111,10 +118,11 @@ export function runtimeError(err: RuntimeError, bodyLimit: number): SelfhealErro
   }
   const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
   if (status === 400 && err instanceof SyntaxError)
-    return new SelfhealError('invalid', `malformed JSON body: ${err.message}`, { cause: err });
+    return badBody(`malformed JSON body: ${err.message}`, `body: not JSON (${err.message})`);
   if (status >= 400 && status < 500)
     return new SelfhealError(errorKindOf(status) ?? 'invalid', err.message, {
       reason: 'invalid',
+      problems: [err.message],
       cause: err,
     });
   return new SelfhealError('internal', 'internal error', { cause: err });
@@ -126,7 +134,7 @@ function configure(instance: FastifyLike, mod: FunctionModule, options: StartOpt
     listen({ ...listenOptions, host: options.host, port: options.port }, ...rest);
 
   instance.setErrorHandler((err, request, reply) => {
-    const error = runtimeError(err, options.bodyLimit);
+    const error = runtimeError(err, options.bodyLimit, envelopeMode(request.headers));
     const line = { method: request.method, url: request.url, status: error.code, error: error.message };
     if (error.code >= 500) options.log.error({ ...line, err }, 'request failed');
     else options.log.info(line, 'request rejected');
@@ -184,11 +192,20 @@ function configure(instance: FastifyLike, mod: FunctionModule, options: StartOpt
   }) as never);
 
   // Added before faas-js-runtime adds its own preHandlers (it parses CloudEvents there), so this runs first:
-  // a structured event is checked as sent, before the SDK fills in what is missing.
-  instance.addHook('preHandler', ((request: RequestLike, reply: ReplyLike, done: () => void) => {
-    if (!invocation(request) || envelopeMode(request.headers) !== 'structured') return done();
-    const malformed = checkStructuredBody(request.body);
-    if (malformed) return refuse(request, reply, malformed);
+  // a structured event is checked as sent, before the SDK fills in what is missing; then every event is built by
+  // the SDK here, so that what it refuses is a 400 and not a plain request or a 500.
+  instance.addHook('preHandler', ((request: RequestLike, reply: ReplyLike, done: (err?: Error) => void) => {
+    if (!invocation(request)) return done();
+    const mode = envelopeMode(request.headers);
+    if (mode !== 'structured' && mode !== 'binary') return done();
+    try {
+      const malformed =
+        (mode === 'structured' ? checkStructuredBody(request.body) : undefined) ??
+        checkWithSdk(request.headers, request.body);
+      if (malformed) return refuse(request, reply, malformed);
+    } catch (err) {
+      return done(err as Error);
+    }
     done();
   }) as never);
 

@@ -421,6 +421,8 @@ test('bad bodies get 4xx with a readable JSON message', async (t) => {
   const malformed = await post(url, '{"receiver": "selfheal", "alerts": [');
   t.is(malformed.status, 400);
   t.regex(String(malformed.json.error), /malformed JSON body/);
+  t.like(malformed.json, { kind: 'invalid', reason: 'invalid' });
+  t.regex(String((malformed.json.problems as string[] | undefined)?.[0]), /^body: not JSON/);
 
   const wrongTypes = JSON.parse(raw(version, 'firing'));
   wrongTypes.alerts[0].startsAt = 12;
@@ -461,6 +463,7 @@ test('bad bodies get 4xx with a readable JSON message', async (t) => {
 
   const empty = await post(url, '', {});
   t.is(empty.status, 400);
+  t.deepEqual(empty.json.problems, ['body: empty, expected JSON']);
 
   const get = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
   t.is(get.status, 405);
