@@ -16,7 +16,7 @@ import {
 import { checkBearer } from './auth.ts';
 import { type ActionConfig, loadActionConfig } from './config.ts';
 import { readDeadLetter } from './dead-letter.ts';
-import { attributeProblems } from './envelope.ts';
+import { attributeProblems, INVALID_CLOUDEVENT } from './envelope.ts';
 import { SelfhealError } from './errors.ts';
 import type { ActionName } from './events.ts';
 import { createKube, type KubeConfig, type KubeOps } from './kube.ts';
@@ -101,11 +101,12 @@ export function actionFunction(name: ActionName, logic: ActionLogic, options: Ac
       const forceDryRun = deps.config.dryRun;
       if (context.cloudevent) {
         // The runtime checked the envelope as sent (the SDK invents a missing id); this holds for any caller.
+        // A dead letter (knativeerrordest) passes whatever its type.
         const problems = attributeProblems(context.cloudevent);
         if (problems.length > 0) {
           throw new SelfhealError('invalid', `invalid CloudEvent: ${problems.join('; ')}`, {
             problems,
-            reason: 'invalid-cloudevent',
+            reason: INVALID_CLOUDEVENT,
           });
         }
         // The Broker's dead-letter sink: an event it could not deliver, of any type, is recorded, not acted on.
@@ -116,14 +117,20 @@ export function actionFunction(name: ActionName, logic: ActionLogic, options: Ac
         throw new SelfhealError(
           'invalid',
           'incomplete or malformed CloudEvent: binary mode needs the ce-specversion, ce-id, ce-type and ce-source headers, structured mode a JSON body with them',
-          { problems: ['headers: ce-specversion, ce-id, ce-type and ce-source are required'] },
+          {
+            problems: ['headers: ce-specversion, ce-id, ce-type and ce-source are required'],
+            reason: INVALID_CLOUDEVENT,
+          },
         );
       } else {
         request = parsePlainRequest(name, body, forceDryRun);
       }
     } catch (err) {
-      const error = err instanceof SelfhealError ? err : new SelfhealError('invalid', String(err));
-      deps.log.info({ status: error.code, problems: error.problems }, error.message);
+      // Parsing throws a SelfhealError for every bad request; anything else is a fault of the code.
+      const error =
+        err instanceof SelfhealError ? err : new SelfhealError('internal', 'internal error', { cause: err });
+      if (error.code >= 500) deps.log.error({ err }, `${name} could not read its request`);
+      else deps.log.info({ status: error.code, problems: error.problems }, error.message);
       return errorAnswer(error);
     }
     return answer(await runAction(logic, request, deps), request.format);

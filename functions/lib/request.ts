@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CloudEventV1 } from 'cloudevents';
 import { z } from 'zod';
+import { INVALID_CLOUDEVENT } from './envelope.ts';
 import { describeIssues, SelfhealError } from './errors.ts';
 import {
   type ActionName,
@@ -69,10 +70,16 @@ const plainRequestSchema = z
     },
   );
 
-function targetAllowed(action: ActionName, target: Target): void {
+// A 400 about a CloudEvent's content has the reason of every refused CloudEvent; a plain request's, the kind's.
+function invalidEvent(message: string, problems: string[]): SelfhealError {
+  return new SelfhealError('invalid', message, { problems, reason: INVALID_CLOUDEVENT });
+}
+
+function targetAllowed(action: ActionName, target: Target, reason = 'invalid'): void {
   if (action === 'restart-pod' && target.kind !== 'Pod') {
     throw new SelfhealError('invalid', 'restart-pod acts on a pod: give "pod" (not "deployment")', {
       problems: ['target: restart-pod needs a Pod'],
+      reason,
     });
   }
 }
@@ -82,7 +89,7 @@ function fromData(data: unknown): unknown {
     try {
       return JSON.parse(data.toString());
     } catch {
-      throw new SelfhealError('invalid', 'the CloudEvent data is not JSON', { problems: ['data: not JSON'] });
+      throw invalidEvent('the CloudEvent data is not JSON', ['data: not JSON']);
     }
   }
   return data;
@@ -98,9 +105,7 @@ export function parseCloudEventRequest(
     const resolved = resolvedDataSchema.safeParse(fromData(event.data));
     if (!resolved.success) {
       const problems = describeIssues(resolved.error).map((p) => `data.${p}`);
-      throw new SelfhealError('invalid', `invalid ${RESOLVED_EVENT_TYPE} event: ${problems.join('; ')}`, {
-        problems,
-      });
+      throw invalidEvent(`invalid ${RESOLVED_EVENT_TYPE} event: ${problems.join('; ')}`, problems);
     }
     return {
       id: event.id,
@@ -114,20 +119,17 @@ export function parseCloudEventRequest(
     };
   }
   if (event.type !== expected) {
-    throw new SelfhealError(
-      'invalid',
+    throw invalidEvent(
       `this function handles CloudEvents of type ${expected} (and ${RESOLVED_EVENT_TYPE}), not ${event.type}`,
-      {
-        problems: [`type: expected ${expected}`],
-      },
+      [`type: expected ${expected}`],
     );
   }
   const parsed = actionEventDataSchema.safeParse(fromData(event.data));
   if (!parsed.success) {
     const problems = describeIssues(parsed.error).map((p) => `data.${p}`);
-    throw new SelfhealError('invalid', `invalid ${expected} event: ${problems.join('; ')}`, { problems });
+    throw invalidEvent(`invalid ${expected} event: ${problems.join('; ')}`, problems);
   }
-  targetAllowed(action, parsed.data.target);
+  targetAllowed(action, parsed.data.target, INVALID_CLOUDEVENT);
   return {
     id: event.id,
     action,
