@@ -26,7 +26,10 @@ test('403 is forbidden and names the verb, resource and namespace', (t) => {
 test('404 is gone, 409 conflict, 400/422 invalid', (t) => {
   t.is(fromKubernetesError(apiError(404, 'not found'), op).kind, 'gone');
   t.is(fromKubernetesError(apiError(409, 'the object has been modified'), op).kind, 'conflict');
-  t.is(fromKubernetesError(apiError(422, 'Deployment.apps "x" is invalid'), op).code, 400);
+  const rejected = fromKubernetesError(apiError(422, 'Deployment.apps "x" is invalid'), op);
+  t.is(rejected.code, 400);
+  // Every 400 names its problems.
+  t.deepEqual(rejected.problems, ['delete pods web-1 in namespace demo: Deployment.apps "x" is invalid']);
 });
 
 test('429, 5xx, refused connections and timeouts are unavailable (503, worth a retry)', (t) => {

@@ -177,7 +177,10 @@ export function fromKubernetesError(err: unknown, op: KubeOperation): SelfhealEr
       return new SelfhealError('conflict', `conflict: ${describe(op)}${suffix}`, { cause: err });
     }
     if (status === 400 || status === 422) {
-      return new SelfhealError('invalid', `the API server rejected ${describe(op)}${suffix}`, { cause: err });
+      return new SelfhealError('invalid', `the API server rejected ${describe(op)}${suffix}`, {
+        problems: [`${describe(op)}: ${detail ?? `rejected with ${status}`}`],
+        cause: err,
+      });
     }
     if (status === 401) {
       return new SelfhealError(
