@@ -9,10 +9,10 @@ import { checkOptIn } from './guards.ts';
 import {
   type ActionRecord,
   checkLedger,
+  claimAnnotations,
   doneAnnotations,
   type Ledger,
   readLedger,
-  recordAnnotation,
 } from './ledger.ts';
 import { conditionalPatch, finish, newRecord, release, withConflictRetries } from './ledger-store.ts';
 import { type Acting, closeLoop, trip } from './loop.ts';
@@ -279,7 +279,11 @@ async function runRound<S, P>(
     admission.kind === 'resume'
       ? { ...admission.record, state: 'pending', at: snapshot.now.toISOString() }
       : newRecord(actingRequest, snapshot.now, verdict.detail);
-  const claimed = await conditionalPatch(deps, found.workload, recordAnnotation(record));
+  const claimed = await conditionalPatch(
+    deps,
+    found.workload,
+    claimAnnotations(snapshot.ledger, record, snapshot.now, snapshot.policy),
+  );
   if (claimed === 'conflict') return 'again';
   const workload = claimed;
   let effect: Effect;
@@ -330,7 +334,7 @@ async function commitWithRecord<S, P>(
   }
   const record = newRecord(snapshot.request, snapshot.now, verdict.detail);
   const annotations = {
-    ...doneAnnotations(snapshot.ledger, record, snapshot.now),
+    ...doneAnnotations(snapshot.ledger, record, snapshot.now, snapshot.policy),
     ...episode?.(workloadMeta(snapshot.workload).annotations),
   };
   await deps.beforeWrite?.(write.stage);
