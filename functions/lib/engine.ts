@@ -139,11 +139,24 @@ export function remediate<S, P>(remediation: Remediation<S, P>): ActionLogic {
   return async (request, deps) => {
     const refusedNamespace = namespaceDecision(request.target, deps.config.namespaces);
     if (refusedNamespace) return refusedNamespace;
-    if (request.intent === 'resolved') return resolveAlert(request, deps);
+    if (request.intent === 'resolved') {
+      // A dry run writes nothing, so it opened no episode and closes none.
+      if (request.dryRun || deps.config.dryRun) return dryRunResolution(request);
+      return resolveAlert(request, deps);
+    }
     return withConflictRetries(
       `${request.target.kind} ${request.target.namespace}/${request.target.name}`,
       (attempt) => runRound(remediation, request, deps, attempt),
     );
+  };
+}
+
+function dryRunResolution(request: ActionRequest): Decision {
+  const alert = request.alert;
+  return {
+    outcome: 'dry-run',
+    reason: 'dry-run',
+    message: `${alert ? `${alert.name} (${alert.fingerprint})` : 'the alert'} resolved; a dry run closes no episode and records nothing`,
   };
 }
 
