@@ -23,6 +23,7 @@ import { eventually } from '../test/helpers/wait.ts';
 import { readBreaker } from './lib/breaker.ts';
 import { loadRouterConfig } from './lib/config.ts';
 import { readEpisodes } from './lib/episodes.ts';
+import { buildResolvedEvent } from './lib/events.ts';
 import { createLogger } from './lib/log.ts';
 import { registry } from './lib/metrics.ts';
 import { startFunction } from './lib/runtime.ts';
@@ -37,6 +38,7 @@ import {
   podsOf,
   postWebhook,
   rolledOut,
+  sendEvent,
   startAction,
   waitForPods,
 } from './test-helpers.ts';
@@ -253,6 +255,61 @@ test('an alert that returns after a verified restart escalates to redeploy; its 
     }),
     1,
   );
+});
+
+test('a resolution in a dry run, or on a workload opted out since, closes no episode and writes nothing', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'loop-quiet');
+  await applyRbac(kc, ns);
+  await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 1 });
+  const [a] = await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2));
+  const time = clock();
+  const { router, urls } = await startLoop(t, ns, time);
+  const first = {
+    pod: a?.metadata?.name as string,
+    fingerprint: fingerprint(),
+    startsAt: secondsAgo(120, time),
+  };
+  t.like((await notify(router, 'HighMemoryUsage', ns, [first])).body.results[0], {
+    result: { outcome: 'applied' },
+  });
+  // The restart is verified: a resolution now would heal the episode.
+  const replacement = await eventually('the replacement pod', async () => {
+    const pods = await podsOf(kc, ns, 'web');
+    return pods.length === 2 && !pods.some((p) => p.metadata?.name === first.pod) && pods;
+  });
+  await markReady(kc, ns, replacement);
+  const open = await annotations(kc, ns);
+  t.like(readEpisodes(open)[0], { state: 'open' });
+  // About a pod of web still running (the alert's own pod is gone), so the resolution finds web itself.
+  const live = replacement[0]?.metadata?.name as string;
+  const resolution = (dryRun: boolean) =>
+    buildResolvedEvent({
+      alert: {
+        name: 'HighMemoryUsage',
+        fingerprint: first.fingerprint,
+        startsAt: first.startsAt,
+        endsAt: time.now().toISOString(),
+        labels: {},
+        annotations: {},
+      },
+      target: { namespace: ns, kind: 'Pod', name: live },
+      dryRun,
+    }) as unknown as Parameters<typeof sendEvent>[1];
+
+  const dry = await sendEvent(urls['restart-pod'], resolution(true));
+  t.is(dry.status, 200);
+  t.like(dry.body, { outcome: 'dry-run' });
+  t.deepEqual(await annotations(kc, ns), open, 'the dry run wrote nothing');
+
+  await kc
+    .makeApiClient(AppsV1Api)
+    .patchNamespacedDeployment(
+      { namespace: ns, name: 'web', body: { metadata: { labels: { 'selfheal.dev/enabled': null } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  const optedOut = await sendEvent(urls['restart-pod'], resolution(false));
+  t.like(optedOut.body, { outcome: 'refused', reason: 'not-opted-in' });
+  t.deepEqual(await annotations(kc, ns), open, 'nothing written on a workload opted out');
 });
 
 test('a failure no action cures walks restart-pod → redeploy → scale, trips the breaker and tells a human; cleared, it acts again', async (t) => {

@@ -200,4 +200,7 @@ test('action defaults and overrides', (t) => {
   t.is(custom.kubeconfig, '/tmp/kubeconfig');
   const error = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_MAX_REPLICAS: '0' }));
   t.regex(error?.message ?? '', /SELFHEAL_MAX_REPLICAS: must be at least 1/);
+  // A budget the ledger could not count is refused rather than never reached.
+  const budget = t.throws(() => loadActionConfig('scale', { ...secured, SELFHEAL_ACTION_BUDGET: '101' }));
+  t.regex(budget?.message ?? '', /SELFHEAL_ACTION_BUDGET: must be at most 100/);
 });

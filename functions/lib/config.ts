@@ -5,6 +5,7 @@ import { blankToUndefined, bool, httpUrl, int, optionalString } from './env-fiel
 import { describeIssues, SelfhealError } from './errors.ts';
 import { ACTIONS, type ActionName, isAction, namespaceName } from './events.ts';
 import type { NamespaceAllowList } from './guards.ts';
+import { HISTORY_MAX_ENTRIES } from './ledger.ts';
 import { LOG_LEVELS } from './log.ts';
 import { type LoopConfig, loadLoopConfig } from './loop-config.ts';
 import type { OidcSettings } from './oidc.ts';
@@ -225,7 +226,8 @@ const actionEnv = z.object({
   SELFHEAL_MAX_REPLICAS: int(10, 1, 10_000),
   SELFHEAL_SCALE_STEP: int(1, 1, 100),
   SELFHEAL_COOLDOWN_SECONDS: int(300, 0, 7 * 86_400),
-  SELFHEAL_ACTION_BUDGET: int(6, 1, 1000),
+  // At most as many as the ledger's history keeps (HISTORY_MAX_ENTRIES), so the budget never outgrows its record.
+  SELFHEAL_ACTION_BUDGET: int(6, 1, HISTORY_MAX_ENTRIES),
   SELFHEAL_ACTION_WINDOW_SECONDS: int(3600, 60, 7 * 86_400),
   SELFHEAL_LEASE_SECONDS: int(60, 5, 3600),
   SELFHEAL_KUBE_TIMEOUT_MS: int(10_000, 100, 600_000),

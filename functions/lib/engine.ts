@@ -9,10 +9,10 @@ import { checkOptIn } from './guards.ts';
 import {
   type ActionRecord,
   checkLedger,
+  claimAnnotations,
   doneAnnotations,
   type Ledger,
   readLedger,
-  recordAnnotation,
 } from './ledger.ts';
 import { conditionalPatch, finish, newRecord, release, withConflictRetries } from './ledger-store.ts';
 import { type Acting, closeLoop, trip } from './loop.ts';
@@ -139,11 +139,24 @@ export function remediate<S, P>(remediation: Remediation<S, P>): ActionLogic {
   return async (request, deps) => {
     const refusedNamespace = namespaceDecision(request.target, deps.config.namespaces);
     if (refusedNamespace) return refusedNamespace;
-    if (request.intent === 'resolved') return resolveAlert(request, deps);
+    if (request.intent === 'resolved') {
+      // A dry run writes nothing, so it opened no episode and closes none.
+      if (request.dryRun || deps.config.dryRun) return dryRunResolution(request);
+      return resolveAlert(request, deps);
+    }
     return withConflictRetries(
       `${request.target.kind} ${request.target.namespace}/${request.target.name}`,
       (attempt) => runRound(remediation, request, deps, attempt),
     );
+  };
+}
+
+function dryRunResolution(request: ActionRequest): Decision {
+  const alert = request.alert;
+  return {
+    outcome: 'dry-run',
+    reason: 'dry-run',
+    message: `${alert ? `${alert.name} (${alert.fingerprint})` : 'the alert'} resolved; a dry run closes no episode and records nothing`,
   };
 }
 
@@ -279,7 +292,11 @@ async function runRound<S, P>(
     admission.kind === 'resume'
       ? { ...admission.record, state: 'pending', at: snapshot.now.toISOString() }
       : newRecord(actingRequest, snapshot.now, verdict.detail);
-  const claimed = await conditionalPatch(deps, found.workload, recordAnnotation(record));
+  const claimed = await conditionalPatch(
+    deps,
+    found.workload,
+    claimAnnotations(snapshot.ledger, record, snapshot.now, snapshot.policy),
+  );
   if (claimed === 'conflict') return 'again';
   const workload = claimed;
   let effect: Effect;
@@ -330,7 +347,7 @@ async function commitWithRecord<S, P>(
   }
   const record = newRecord(snapshot.request, snapshot.now, verdict.detail);
   const annotations = {
-    ...doneAnnotations(snapshot.ledger, record, snapshot.now),
+    ...doneAnnotations(snapshot.ledger, record, snapshot.now, snapshot.policy),
     ...episode?.(workloadMeta(snapshot.workload).annotations),
   };
   await deps.beforeWrite?.(write.stage);

@@ -206,7 +206,8 @@ export function buildEscalationEvent(input: {
 }
 
 export type ResolvedEventData = { alert: AlertRef; target: Target };
-export type ResolvedEventInput = ResolvedEventData & { source?: string };
+// `dryRun`: the router's SELFHEAL_DRY_RUN, so that the resolution, too, changes nothing.
+export type ResolvedEventInput = ResolvedEventData & { source?: string; dryRun?: boolean };
 
 export function buildResolvedEvent(input: ResolvedEventInput): CloudEvent<ResolvedEventData> {
   return new CloudEvent<ResolvedEventData>({
@@ -222,5 +223,6 @@ export function buildResolvedEvent(input: ResolvedEventInput): CloudEvent<Resolv
     ).toISOString(),
     datacontenttype: 'application/json',
     data: { alert: input.alert, target: input.target },
+    ...(input.dryRun ? { [DRY_RUN_EXTENSION]: 'true' } : {}),
   });
 }

@@ -4,6 +4,7 @@ import type { ActionDeps } from './decision.ts';
 import { SelfhealError } from './errors.ts';
 import { subjectOf } from './events.ts';
 import { type ActionRecord, doneAnnotations, readLedger, recordAnnotation } from './ledger.ts';
+import { policyFor } from './policy.ts';
 import type { ActionRequest } from './request.ts';
 import { patchWorkload, readWorkload, type Workload, workloadMeta } from './workload.ts';
 
@@ -63,7 +64,7 @@ export async function finish(
     const ledger = readLedger(annotations);
     try {
       const written = await conditionalPatch(deps, current, {
-        ...doneAnnotations(ledger, record, deps.now()),
+        ...doneAnnotations(ledger, record, deps.now(), policyFor(deps.config, annotations)),
         ...extra(annotations),
       });
       if (written !== 'conflict') return true;

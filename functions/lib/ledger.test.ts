@@ -3,8 +3,10 @@ import test from 'ava';
 import {
   type ActionRecord,
   checkLedger,
+  claimAnnotations,
   doneAnnotations,
   HISTORY_ANNOTATION,
+  HISTORY_MAX_ENTRIES,
   LAST_ACTION_ANNOTATION,
   readLedger,
 } from './ledger.ts';
@@ -102,7 +104,7 @@ test('marking done records the id in a trimmed history', (t) => {
     { id: 'ancient', action: 'scale' as const, at: ago(200_000) },
     { id: 'recent', action: 'scale' as const, at: ago(60) },
   ];
-  const annotations = doneAnnotations({ last: undefined, history }, record(), now);
+  const annotations = doneAnnotations({ last: undefined, history }, record(), now, policy);
   const after = readLedger(annotations);
   t.is(after.last?.state, 'done');
   t.deepEqual(
@@ -128,4 +130,85 @@ test('a failed claim of the same event is replayed, not planned anew; an id of a
   );
   const history = [{ id: 'x1', action: 'restart-pod' as const, at: ago(7200) }];
   t.not(checkLedger({ last: undefined, history }, { id: 'x1', action: 'scale', now }, policy).kind, 'skip');
+});
+
+test('a cooldown or a window longer than a day keeps the actions it counts', (t) => {
+  const week = 7 * 86_400;
+  const history = [{ id: 'two-days', action: 'restart-pod' as const, at: ago(2 * 86_400) }];
+  const long = { ...policy, cooldownSeconds: week };
+  // Another action finishes: the restart two days ago stays, and still holds restart-pod back.
+  const after = readLedger(
+    doneAnnotations({ last: undefined, history }, record({ id: 's', action: 'scale' }), now, long),
+  );
+  t.deepEqual(
+    after.history.map((e) => e.id),
+    ['two-days', 's'],
+  );
+  t.like(checkLedger(after, { id: 'n', action: 'restart-pod', now }, long), {
+    kind: 'skip',
+    reason: 'cooldown',
+  });
+  const wide = { ...policy, budget: { max: 2, windowSeconds: week } };
+  const counted = readLedger(
+    doneAnnotations({ last: undefined, history }, record({ id: 's', action: 'scale' }), now, wide),
+  );
+  t.like(checkLedger(counted, { id: 'n', action: 'redeploy', now }, wide), {
+    kind: 'skip',
+    reason: 'budget-exhausted',
+  });
+  // With the day's default, the same entry is dropped.
+  const daily = readLedger(
+    doneAnnotations({ last: undefined, history }, record({ id: 's', action: 'scale' }), now, policy),
+  );
+  t.deepEqual(
+    daily.history.map((e) => e.id),
+    ['s'],
+  );
+});
+
+test('the history keeps the newest entries up to its bound, which no budget exceeds', (t) => {
+  const history = Array.from({ length: HISTORY_MAX_ENTRIES }, (_, i) => ({
+    id: `h${i}`,
+    action: 'scale' as const,
+    at: ago(HISTORY_MAX_ENTRIES - i),
+  }));
+  const after = readLedger(doneAnnotations({ last: undefined, history }, record({ id: 'new' }), now, policy));
+  t.is(after.history.length, HISTORY_MAX_ENTRIES);
+  t.is(after.history[0]?.id, 'h1', 'the oldest went');
+  t.is(after.history.at(-1)?.id, 'new');
+});
+
+test("a claim that replaces another event's unfinished claim keeps it: that event is never acted on again, and it counts", (t) => {
+  for (const state of ['failed', 'pending'] as const) {
+    // Event a1's scale was claimed and left unfinished (it may have scaled); b2 claims the workload next.
+    const left = record({ id: 'a1', action: 'scale', state, at: ago(120), detail: { to: 3 } });
+    const ledger = { last: left, history: [] };
+    t.is(checkLedger(ledger, { id: 'b2', action: 'redeploy', now }, policy).kind, 'proceed', state);
+    const claimed = readLedger(
+      claimAnnotations(ledger, record({ id: 'b2', action: 'redeploy', at: now.toISOString() }), now, policy),
+    );
+    t.is(claimed.last?.id, 'b2');
+    const again = checkLedger(claimed, { id: 'a1', action: 'scale', now }, policy);
+    t.like(again, { kind: 'skip', reason: 'already-done' }, `a1 redelivered after b2 claimed (${state})`);
+    t.regex((again as { message: string }).message, new RegExp(`left ${state}, it may have taken effect`));
+    t.like(
+      checkLedger(claimed, { id: 'c3', action: 'scale', now }, { ...policy, leaseSeconds: 0 }),
+      { kind: 'skip', reason: 'cooldown' },
+      'the unfinished scale counts for the cooldown',
+    );
+    // And it survives b2 being marked done.
+    const done = readLedger(doneAnnotations(claimed, claimed.last as ActionRecord, now, policy));
+    t.deepEqual(
+      done.history.map((e) => [e.id, e.superseded]),
+      [
+        ['a1', state],
+        ['b2', undefined],
+      ],
+    );
+  }
+  // A claim replacing a finished record, or its own, adds nothing.
+  const finished = { last: record({ state: 'done' }), history: [] };
+  t.false(HISTORY_ANNOTATION in claimAnnotations(finished, record({ id: 'b2' }), now, policy));
+  const own = { last: record({ state: 'failed' }), history: [] };
+  t.false(HISTORY_ANNOTATION in claimAnnotations(own, record({ state: 'pending' }), now, policy));
 });

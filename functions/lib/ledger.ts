@@ -6,8 +6,9 @@ import { ACTIONS, type ActionName } from './events.ts';
 export const LAST_ACTION_ANNOTATION = 'selfheal.dev/last-action';
 export const HISTORY_ANNOTATION = 'selfheal.dev/history';
 
-// Event ids are remembered this long (Alertmanager re-sends a still-firing alert every repeat_interval,
-// 4h by default, with the same id), and at most this many.
+// Event ids are remembered at least this long (Alertmanager re-sends a still-firing alert every repeat_interval,
+// 4h by default, with the same id), longer when a cooldown or the budget's window needs them, and at most this many:
+// the budget is bounded by the same number (config.ts), so no action its window counts is ever dropped.
 export const HISTORY_RETENTION_SECONDS = 86_400;
 export const HISTORY_MAX_ENTRIES = 100;
 
@@ -25,7 +26,13 @@ const recordSchema = z.looseObject({
 });
 export type ActionRecord = z.infer<typeof recordSchema>;
 
-const entrySchema = z.looseObject({ id: z.string(), action: z.enum(ACTIONS), at: z.string() });
+// `superseded`: the state of a claim another event's claim replaced before it was finished (it may have taken effect).
+const entrySchema = z.looseObject({
+  id: z.string(),
+  action: z.enum(ACTIONS),
+  at: z.string(),
+  superseded: z.enum(['pending', 'failed']).optional(),
+});
 export type HistoryEntry = z.infer<typeof entrySchema>;
 
 export type Ledger = { last: ActionRecord | undefined; history: HistoryEntry[] };
@@ -78,6 +85,13 @@ export function checkLedger(
   const { id, action, now } = request;
   // An id is an event of one action: a plain request may carry any id, so match the action too.
   const done = ledger.history.find((e) => e.id === id && e.action === action);
+  if (done?.superseded) {
+    return {
+      kind: 'skip',
+      reason: 'already-done',
+      message: `event ${id} was attempted at ${done.at} (left ${done.superseded}, it may have taken effect) and another action has run since; not acting on it again`,
+    };
+  }
   if (done)
     return {
       kind: 'skip',
@@ -138,15 +152,59 @@ export function recordAnnotation(record: ActionRecord): Record<string, string> {
   return { [LAST_ACTION_ANNOTATION]: JSON.stringify(record) };
 }
 
+/** How long the history must keep an entry: the event ids' day, or longer when the cooldown or the window is. */
+export function retentionSeconds(policy: Pick<LedgerPolicy, 'cooldownSeconds' | 'budget'>): number {
+  return Math.max(HISTORY_RETENTION_SECONDS, policy.cooldownSeconds, policy.budget.windowSeconds);
+}
+
+// The history with `entry` added, trimmed to what the policy still needs. The last record, when another event's
+// claim replaces it unfinished, is kept as superseded: its event is never acted on again, and it counts for the
+// cooldown and the budget.
+function historyWith(
+  ledger: Ledger,
+  replacing: ActionRecord,
+  entry: HistoryEntry | undefined,
+  now: Date,
+  policy: LedgerPolicy,
+): HistoryEntry[] | undefined {
+  const last = ledger.last;
+  const superseded: HistoryEntry | undefined =
+    last && last.id !== replacing.id && last.state !== 'done'
+      ? { id: last.id, action: last.action, at: last.at, superseded: last.state }
+      : undefined;
+  const added = [superseded, entry].filter((e): e is HistoryEntry => e !== undefined);
+  if (added.length === 0) return undefined;
+  const keep = retentionSeconds(policy);
+  return [...ledger.history.filter((e) => !added.some((a) => a.id === e.id)), ...added]
+    .filter((e) => seconds(e.at, now) < keep)
+    .slice(-HISTORY_MAX_ENTRIES);
+}
+
+// The annotations of a claim of `record`.
+export function claimAnnotations(
+  ledger: Ledger,
+  record: ActionRecord,
+  now: Date,
+  policy: LedgerPolicy,
+): Record<string, string> {
+  const history = historyWith(ledger, record, undefined, now, policy);
+  return {
+    ...recordAnnotation(record),
+    ...(history ? { [HISTORY_ANNOTATION]: JSON.stringify(history) } : {}),
+  };
+}
+
 // The annotations that mark `record` done and add it to the (trimmed) history.
-export function doneAnnotations(ledger: Ledger, record: ActionRecord, now: Date): Record<string, string> {
+export function doneAnnotations(
+  ledger: Ledger,
+  record: ActionRecord,
+  now: Date,
+  policy: LedgerPolicy,
+): Record<string, string> {
   const finished: ActionRecord = { ...record, state: 'done', at: now.toISOString() };
   const entry: HistoryEntry = { id: record.id, action: record.action, at: finished.at };
-  const history = [...ledger.history.filter((e) => e.id !== record.id), entry]
-    .filter((e) => seconds(e.at, now) < HISTORY_RETENTION_SECONDS)
-    .slice(-HISTORY_MAX_ENTRIES);
   return {
     [LAST_ACTION_ANNOTATION]: JSON.stringify(finished),
-    [HISTORY_ANNOTATION]: JSON.stringify(history),
+    [HISTORY_ANNOTATION]: JSON.stringify(historyWith(ledger, record, entry, now, policy)),
   };
 }

@@ -114,7 +114,7 @@ export function parseCloudEventRequest(
       target: resolved.data.target,
       params: {},
       alert: resolved.data.alert,
-      dryRun: forceDryRun,
+      dryRun: forceDryRun || String(event[DRY_RUN_EXTENSION]).toLowerCase() === 'true',
       format: 'cloudevent',
     };
   }

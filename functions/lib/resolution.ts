@@ -5,7 +5,7 @@ import type { ActionDeps, Decision } from './decision.ts';
 import { episodeOf, episodesAnnotation, readEpisodes, withResolved } from './episodes.ts';
 import { SelfhealError } from './errors.ts';
 import { levelStep } from './escalation.ts';
-import { OPT_IN_LABEL } from './guards.ts';
+import { checkOptIn, OPT_IN_LABEL } from './guards.ts';
 import { WORKLOAD_KINDS } from './kube.ts';
 import { conditionalPatch, withConflictRetries } from './ledger-store.ts';
 import { chainOf, verifyNow } from './loop.ts';
@@ -53,7 +53,17 @@ export async function resolveAlert(request: ActionRequest, deps: ActionDeps): Pr
         message: `${alert.name} (${alert.fingerprint}) resolved; selfheal had not acted on it`,
       };
     }
-    const { annotations } = workloadMeta(holder);
+    const { annotations, labels, namespace, name } = workloadMeta(holder);
+    // Opted out since it acted: selfheal writes nothing more on it, its episode included.
+    const optedOut = checkOptIn({ kind: holder.kind, namespace, name }, labels);
+    if (optedOut) {
+      return {
+        outcome: 'refused',
+        ...optedOut,
+        involved: workloadRef(holder),
+        deployment: workloadName(holder),
+      };
+    }
     const episodes = readEpisodes(annotations);
     const current = episodeOf(episodes, alert.fingerprint);
     const level = current && levelStep(current, chainOf(deps.config.loop, annotations));

@@ -148,6 +148,7 @@ function planResolved(alert: Alert, summary: AlertSummary, options: PlanOptions)
     alert: { ...alertRef(alert, summary), ...(alert.endsAt ? { endsAt: alert.endsAt } : {}) },
     target: aimed.target,
     ...(options.source ? { source: options.source } : {}),
+    ...(options.dryRun ? { dryRun: true } : {}),
   };
   const id = resolvedEventId(alert.fingerprint, alert.startsAt);
   return { kind: 'resolve', alert: summary, action: chosen.action, target: aimed.target, id, input };

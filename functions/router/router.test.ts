@@ -502,11 +502,14 @@ test('an alert whose startsAt no CloudEvent can carry (past 9999) is rejected al
   t.is(sink.received.length, payload.alerts.length - 1);
 });
 
-test('with SELFHEAL_DRY_RUN the router asks every action for a dry run', async (t) => {
+test('with SELFHEAL_DRY_RUN the router asks every action for a dry run, resolutions included', async (t) => {
   const sink = await startSink(t);
   const url = await startRouter(t, sink.url, { SELFHEAL_DRY_RUN: 'true' });
-  const { status } = await post(url, raw(version, 'multi'));
-  t.is(status, 200);
-  t.true(sink.received.length > 0);
-  for (const { headers } of sink.received) t.is(headers['ce-selfhealdryrun'], 'true');
+  for (const name of ['multi', 'resolved']) {
+    const { status } = await post(url, raw(version, name));
+    t.is(status, 200, name);
+  }
+  t.true(sink.received.some((r) => r.headers['ce-type'] === 'dev.selfheal.resolved'));
+  t.true(sink.received.some((r) => r.headers['ce-type'] !== 'dev.selfheal.resolved'));
+  for (const { headers } of sink.received) t.is(headers['ce-selfhealdryrun'], 'true', String(headers['ce-type']));
 });

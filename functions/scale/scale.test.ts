@@ -16,6 +16,18 @@ import {
 } from '../test-helpers.ts';
 import { scale } from './scale.ts';
 
+// The ledger of deployment `api` after event `id`'s claim to scale 1 → 2 failed.
+const failedClaim = (id: string, namespace: string) => ({
+  'selfheal.dev/last-action': JSON.stringify({
+    id,
+    action: 'scale',
+    target: `${namespace}/Deployment/api`,
+    state: 'failed',
+    at: new Date().toISOString(),
+    detail: { from: 1, to: 2, max: 10, step: 1 },
+  }),
+});
+
 const replicas = async (apps: AppsV1Api, namespace: string) =>
   (await apps.readNamespacedDeploymentScale({ namespace, name: 'api' })).spec?.replicas;
 
@@ -135,18 +147,7 @@ test('a failed attempt is replayed under a fresh claim: a redelivery arriving me
   const apps = kc.makeApiClient(AppsV1Api);
   const event = alertEvent('scale', { namespace: ns, kind: 'Deployment', name: 'api' }, 'HighCPUUsage');
   // An earlier delivery of this event claimed 1 → 2 and failed (e.g. its answer timed out).
-  const failed = {
-    id: event.id,
-    action: 'scale',
-    target: `${ns}/Deployment/api`,
-    state: 'failed',
-    at: new Date().toISOString(),
-    detail: { from: 1, to: 2, max: 10, step: 1 },
-  };
-  await createDeployment(kc, ns, 'api', {
-    replicas: 1,
-    annotations: { 'selfheal.dev/last-action': JSON.stringify(failed) },
-  });
+  await createDeployment(kc, ns, 'api', { replicas: 1, annotations: failedClaim(event.id, ns) });
   // The replay is held just before it scales, while the redelivery comes in.
   let release = () => {};
   const held = new Promise<void>((resolve) => {
@@ -175,6 +176,24 @@ test('a failed attempt is replayed under a fresh claim: a redelivery arriving me
   t.like((await sendEvent(second, event)).body, { outcome: 'skipped', reason: 'already-done' });
   t.is(await replicas(apps, ns), 2);
   t.is((await eventsAbout(kc, ns, 'api')).filter((e) => e.reason === 'ScaledUp').length, 1);
+});
+
+test("an event whose unfinished claim another event's replaced is never acted on again: it may have scaled", async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'scale-superseded');
+  await applyRbac(kc, ns);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const target = { namespace: ns, kind: 'Deployment' as const, name: 'api' };
+  const first = alertEvent('scale', target, 'HighCPUUsage');
+  // The first event's attempt scaled 1 → 2, then failed before it was marked done (its answer timed out).
+  await createDeployment(kc, ns, 'api', { replicas: 2, annotations: failedClaim(first.id, ns) });
+  const url = await startAction(t, 'scale', scale, ns);
+  // Another alert's scale comes first: 2 → 3.
+  const other = alertEvent('scale', target, 'HighLatency');
+  t.like((await sendEvent(url, other)).body, { outcome: 'applied', detail: { from: 2, to: 3 } });
+  // Then the first event is delivered again: it must not scale a second time.
+  const again = await sendEvent(url, first);
+  t.like(again.body, { outcome: 'skipped', reason: 'already-done' });
+  t.is(await replicas(apps, ns), 3, 'scaled once per event');
 });
 
 test("an event asking for a dry run (the router's SELFHEAL_DRY_RUN) is decided and validated, and scales nothing", async (t) => {
