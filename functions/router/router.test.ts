@@ -511,5 +511,6 @@ test('with SELFHEAL_DRY_RUN the router asks every action for a dry run, resoluti
   }
   t.true(sink.received.some((r) => r.headers['ce-type'] === 'dev.selfheal.resolved'));
   t.true(sink.received.some((r) => r.headers['ce-type'] !== 'dev.selfheal.resolved'));
-  for (const { headers } of sink.received) t.is(headers['ce-selfhealdryrun'], 'true', String(headers['ce-type']));
+  for (const { headers } of sink.received)
+    t.is(headers['ce-selfhealdryrun'], 'true', String(headers['ce-type']));
 });
