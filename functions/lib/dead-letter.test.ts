@@ -1,6 +1,7 @@
 // Knative's dead letters recognised by their extensions, and said in one sentence a person can act on.
 import test from 'ava';
 import { describeDeadLetter, isDeadLetterDestination, readDeadLetter } from './dead-letter.ts';
+import { deadLetterLabels } from './report.ts';
 
 const event = {
   specversion: '1.0',
@@ -90,4 +91,19 @@ test('a foreign dead letter names no workload whatever its data, and is still de
 test('only a non-empty knativeerrordest marks a dead letter', (t) => {
   t.true(isDeadLetterDestination('http://x'));
   for (const value of ['', undefined, null, 5, ['http://x']]) t.false(isDeadLetterDestination(value));
+});
+
+test("the dead-letter metric keeps selfheal's types and HTTP codes; anything else a sender chose is other", (t) => {
+  t.deepEqual(deadLetterLabels({ type: 'dev.selfheal.action.scale', code: '503' }), {
+    type: 'dev.selfheal.action.scale',
+    code: '503',
+  });
+  t.deepEqual(deadLetterLabels({ type: 'dev.selfheal.result', code: undefined }), {
+    type: 'dev.selfheal.result',
+    code: 'none',
+  });
+  t.deepEqual(deadLetterLabels({ type: `com.example.${'x'.repeat(200)}`, code: '99999' }), {
+    type: 'other',
+    code: 'other',
+  });
 });

@@ -114,7 +114,8 @@ export function checkEnvelopeHeaders(
         : 'send application/json (an action request or an Alertmanager webhook) or application/cloudevents+json';
     return new SelfhealError('invalid', `missing or empty content-type: ${hint}`, {
       problems: ['content-type: required'],
-      reason: INVALID_CLOUDEVENT,
+      // A plain request (an Alertmanager webhook, an action request) is not a bad CloudEvent.
+      reason: mode === 'plain' ? 'invalid' : INVALID_CLOUDEVENT,
     });
   }
   if (

@@ -3,8 +3,9 @@
 import type { ActionOutcome, HttpAnswer } from './answer.ts';
 import { type DeadLetter, describeDeadLetter } from './dead-letter.ts';
 import type { ActionDeps, ActionLogic, Decision } from './decision.ts';
+import { KNOWN_EVENT_TYPES } from './envelope.ts';
 import { SelfhealError } from './errors.ts';
-import { type ActionName, type ResultData, subjectOf, type Target } from './events.ts';
+import { type ActionName, RESULT_EVENT_TYPE, type ResultData, subjectOf, type Target } from './events.ts';
 import { checkNamespace } from './guards.ts';
 import { buildEvent, type ObjectRef } from './kube-events.ts';
 import { deadLetters, decisions } from './metrics.ts';
@@ -133,6 +134,16 @@ export async function runAction(
   return { status, result, ...(decision.next && !error ? { next: decision.next } : {}) };
 }
 
+// The metric's labels: selfheal's own types and HTTP status codes; whatever else a sender put there is `other`,
+// so a dead letter of any type cannot grow the metric's series without bound.
+const LETTER_TYPES = new Set([...KNOWN_EVENT_TYPES, RESULT_EVENT_TYPE]);
+export function deadLetterLabels(letter: Pick<DeadLetter, 'type' | 'code'>): { type: string; code: string } {
+  return {
+    type: LETTER_TYPES.has(letter.type) ? letter.type : 'other',
+    code: letter.code === undefined ? 'none' : /^[1-5]\d\d$/.test(letter.code) ? letter.code : 'other',
+  };
+}
+
 /**
  * Records a dead letter where a person looks: a Warning Event `Undelivered` on the workload it was about (in an
  * allowed namespace), an error log line and selfheal_dead_letters_total. Acts on nothing; answers 202.
@@ -174,7 +185,7 @@ export async function recordDeadLetter(
     },
     message,
   );
-  deadLetters.inc({ type: letter.type, code: letter.code ?? 'none' });
+  deadLetters.inc(deadLetterLabels(letter));
   return {
     statusCode: 202,
     headers: { 'content-type': 'application/json; charset=utf-8' },

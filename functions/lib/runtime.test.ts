@@ -214,7 +214,7 @@ test('what the runtime cannot take is a 400 naming the problems; the function is
       'plain, no content type',
       { authorization: 'Bearer ok', 'content-type': '' },
       firing,
-      { reason: 'invalid-cloudevent', error: /^missing or empty content-type/ },
+      { reason: 'invalid', error: /^missing or empty content-type/ },
       /^content-type: required$/,
     ],
   ];
