@@ -164,7 +164,18 @@ test('a DaemonSet pod is evicted and replaced, its rollout restarted and rolled 
       (e) => e.reason === 'Refused' && /no replicas/.test(e.message ?? ''),
     ),
   );
+  // An alert's scale, with the DaemonSet's budget spent (two actions, a budget of two): still refused by name, not
+  // a breaker scale may not write on the DaemonSet.
+  const spent = await startAction(t, 'scale', scale, ns, { env: { SELFHEAL_ACTION_BUDGET: '2' } });
+  const before = await kc.makeApiClient(AppsV1Api).readNamespacedDaemonSet({ namespace: ns, name: 'agent' });
+  const alerted = await sendEvent(
+    spent,
+    alertEvent('scale', { namespace: ns, kind: 'DaemonSet', name: 'agent' }, 'HighCPUUsage'),
+  );
+  t.is(alerted.status, 422, JSON.stringify(alerted.body));
+  t.like(alerted.body, { outcome: 'refused', reason: 'not-scalable' });
   const ds = await kc.makeApiClient(AppsV1Api).readNamespacedDaemonSet({ namespace: ns, name: 'agent' });
+  t.deepEqual(ds.metadata?.annotations, before.metadata?.annotations, 'nothing written on the DaemonSet');
   const ledger = readLedger(ds.metadata?.annotations);
   t.deepEqual(ledger.history.map((e) => e.action).sort(), ['redeploy', 'restart-pod']);
 });

@@ -67,6 +67,9 @@ export type Remediation<S, P> = {
   action: ActionName;
   // Whom the decision's Event is about: the pod the action removes, or the workload.
   involves: 'pod' | 'workload';
+  // What the action can never do to this workload, whatever its record says: refused before anything is read or
+  // written (the closed loop included), so the action needs no right to write on it.
+  refuses?: (found: Found) => Stop | undefined;
   // Reads what the decision needs beyond the workload and its ledger.
   observe: (deps: ActionDeps, found: Found) => Promise<S>;
   // Pure: the snapshot and the admission in, act / skip / refuse out.
@@ -200,6 +203,8 @@ async function runRound<S, P>(
     meta.labels,
   );
   if (optedOut) return stopped(stop('refused', optedOut.reason, optedOut.message), context);
+  const never = remediation.refuses?.(found);
+  if (never) return stopped(never, context);
 
   // An alert's request first meets the closed loop: it may escalate, or find the breaker open. A dry run changes
   // nothing, so it has no episode to continue.

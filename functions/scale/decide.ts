@@ -1,26 +1,35 @@
 // scale's decision, pure: from the current replicas (of a Deployment or StatefulSet), the step and the maximum to a
 // new replica count, or "at the maximum"; a claim of this event is replayed with the target it recorded, never
 // planned anew. A DaemonSet has no replicas: refused.
-import type { Admission, Snapshot, Verdict } from '../lib/engine.ts';
+import type { Admission, Snapshot, Stop, Verdict } from '../lib/engine.ts';
 import { MAX_REPLICAS_ANNOTATION, planScale } from '../lib/guards.ts';
 import type { V1Scale } from '../lib/kube.ts';
-import { describeWorkload } from '../lib/workload.ts';
+import { describeWorkload, type Workload } from '../lib/workload.ts';
 
 // The scale subresource as read; undefined for a workload without one (a DaemonSet).
 export type ScaleState = { scale: V1Scale | undefined };
 export type ScalePlan = { to: number };
 
+// A DaemonSet runs one pod per node: nothing to scale, so refused before its record or its episode is touched (scale
+// may not write on a DaemonSet).
+export function refuseScale(found: { workload: Workload }): Stop | undefined {
+  if (found.workload.kind !== 'DaemonSet') return undefined;
+  return notScalable(found.workload);
+}
+
+function notScalable(workload: Workload): Stop {
+  return {
+    kind: 'stop',
+    outcome: 'refused',
+    reason: 'not-scalable',
+    message: `${describeWorkload(workload)} runs one pod per node and has no replicas to scale`,
+  };
+}
+
 export function decideScale(snapshot: Snapshot<ScaleState>, admission: Admission): Verdict<ScalePlan> {
   const name = describeWorkload(snapshot.workload);
   const max = snapshot.policy.maxReplicas;
-  if (!snapshot.state.scale) {
-    return {
-      kind: 'stop',
-      outcome: 'refused',
-      reason: 'not-scalable',
-      message: `${name} runs one pod per node and has no replicas to scale`,
-    };
-  }
+  if (!snapshot.state.scale) return notScalable(snapshot.workload);
   if (admission.kind === 'resume') {
     const to = Number(admission.record.detail?.to);
     // A record that names no sane target is never replayed.

@@ -5,7 +5,7 @@ import { type Effect, type Remediation, remediate, type Snapshot } from '../lib/
 import { SelfhealError } from '../lib/errors.ts';
 import type { Found } from '../lib/targets.ts';
 import { describeWorkload, workloadMeta } from '../lib/workload.ts';
-import { decideScale, type ScalePlan, type ScaleState } from './decide.ts';
+import { decideScale, refuseScale, type ScalePlan, type ScaleState } from './decide.ts';
 
 async function observe(deps: ActionDeps, found: Found): Promise<ScaleState> {
   const { kind } = found.workload;
@@ -83,6 +83,7 @@ async function apply(
 export const scaleRemediation: Remediation<ScaleState, ScalePlan> = {
   action: 'scale',
   involves: 'workload',
+  refuses: refuseScale,
   observe,
   decide: decideScale,
   check: (plan) => ({ replicas: plan.to }),
