@@ -68,6 +68,24 @@ const rows: Row[] = [
     { kind: 'act', step: 1 },
   ],
   [
+    'the same alert with another startsAt from before the step (a second Alertmanager, an HA pair of Prometheus): not a return',
+    {
+      episodes: [open(step('restart-pod', 120))],
+      alert: { ...A, startsAt: ago(250) },
+      verification: verified,
+    },
+    { kind: 'act', step: 1 },
+  ],
+  [
+    'the same alert firing anew after the verified step: a return',
+    {
+      episodes: [open(step('restart-pod', 120))],
+      alert: { ...A, startsAt: ago(30) },
+      verification: verified,
+    },
+    { kind: 'escalate', to: 'redeploy', reason: 'returned' },
+  ],
+  [
     'the same instance still firing past the settle time after a verified step: escalate',
     { episodes: [open(step('restart-pod', 700))], alert: A, verification: verified },
     { kind: 'escalate', to: 'redeploy', reason: 'still-firing' },

@@ -116,8 +116,13 @@ export function decideLoop(input: LoopInput): LoopVerdict {
     // Not verified yet: this instance gets the action it asked for, within the usual guards (cooldown, budget).
     return { kind: 'act', step: episode.steps.length };
   }
+  // The instance a step was taken for; or the same alert told with another startsAt that is no later than the step
+  // (Alertmanagers that merged an HA pair's copies differently): the failure the step answered, not a return.
+  const started = Date.parse(input.alert.startsAt);
   const seen = episode.steps.some(
-    (s) => s.alert.fingerprint === input.alert.fingerprint && s.alert.startsAt === input.alert.startsAt,
+    (s) =>
+      s.alert.fingerprint === input.alert.fingerprint &&
+      (s.alert.startsAt === input.alert.startsAt || started <= Date.parse(s.at)),
   );
   if (!seen)
     return escalate(
