@@ -32,6 +32,7 @@ import { restartPod } from './restart-pod/restart-pod.ts';
 import { routerFunction } from './router/index.ts';
 import { scale } from './scale/scale.ts';
 import {
+  alertEvent,
   applyRbac,
   createDeployment,
   markReady,
@@ -310,6 +311,33 @@ test('a resolution in a dry run, or on a workload opted out since, closes no epi
   const optedOut = await sendEvent(urls['restart-pod'], resolution(false));
   t.like(optedOut.body, { outcome: 'refused', reason: 'not-opted-in' });
   t.deepEqual(await annotations(kc, ns), open, 'nothing written on a workload opted out');
+});
+
+test('a breaker that opens while no human can be told still says so: a BreakerOpened Event, and 503 so the alert comes back', async (t) => {
+  const { name: ns, kc } = await useNamespace(t, 'loop-untold');
+  await applyRbac(kc, ns);
+  await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 1 });
+  const [a, b] = await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2));
+  const time = clock();
+  // A budget of one action, and a notification webhook nobody answers.
+  const { urls } = await startLoop(t, ns, time, {
+    SELFHEAL_ACTION_BUDGET: '1',
+    SELFHEAL_NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:9/hooks/selfheal',
+    SELFHEAL_NOTIFY_TIMEOUT_MS: '1000',
+  });
+  const alertOn = (pod: string) =>
+    alertEvent('restart-pod', { namespace: ns, kind: 'Pod', name: pod }, 'HighMemoryUsage');
+  t.like((await sendEvent(urls['restart-pod'], alertOn(a?.metadata?.name as string))).body, {
+    outcome: 'applied',
+  });
+  const tripped = await sendEvent(urls['restart-pod'], alertOn(b?.metadata?.name as string));
+  t.is(tripped.status, 503, JSON.stringify(tripped.body));
+  t.like(tripped.body, { reason: 'notify-failed' });
+  t.like(readBreaker(await annotations(kc, ns)), { reason: 'budget-exhausted' });
+  const { items } = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: ns });
+  const opened = items.find((e) => e.reason === 'BreakerOpened');
+  t.like(opened, { type: 'Warning', reportingComponent: 'selfheal/restart-pod' });
+  t.regex(opened?.message ?? '', /telling a human failed/);
 });
 
 test('a failure no action cures walks restart-pod → redeploy → scale, trips the breaker and tells a human; cleared, it acts again', async (t) => {

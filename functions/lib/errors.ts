@@ -31,7 +31,14 @@ export function errorKindOf(status: number): ErrorKind | undefined {
   return (Object.keys(STATUS) as ErrorKind[]).find((kind) => STATUS[kind] === status);
 }
 
-export type SelfhealErrorOptions = { problems?: string[]; reason?: string; cause?: unknown };
+// `eventReason`: the reason of the Kubernetes Event an action records for this failure, when it is more than a
+// failure (a breaker opened whose human could not be told).
+export type SelfhealErrorOptions = {
+  problems?: string[];
+  reason?: string;
+  cause?: unknown;
+  eventReason?: string;
+};
 
 // faas-js-runtime turns a thrown error's numeric `code` into the response status, so `code` is the HTTP status.
 export class SelfhealError extends Error {
@@ -41,6 +48,7 @@ export class SelfhealError extends Error {
   readonly problems: string[];
   // A short machine-readable reason (e.g. `not-opted-in`), when the kind alone is too coarse.
   readonly reason: string;
+  readonly eventReason: string | undefined;
 
   constructor(kind: ErrorKind, message: string, options: SelfhealErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -48,6 +56,7 @@ export class SelfhealError extends Error {
     this.code = STATUS[kind];
     this.problems = options.problems ?? [];
     this.reason = options.reason ?? kind;
+    this.eventReason = options.eventReason;
   }
 
   // Whether a caller may succeed by trying again later (Alertmanager retries 5xx only).

@@ -256,9 +256,8 @@ export async function trip(
     throw new SelfhealError(
       'unavailable',
       `${stopped}; telling a human failed (${toldSummary(deliveries, configured)})`,
-      {
-        reason: 'notify-failed',
-      },
+      // The breaker is open all the same: its Event says so, for whoever looks at the workload.
+      { reason: 'notify-failed', eventReason: 'BreakerOpened' },
     );
   }
   return {

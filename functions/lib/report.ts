@@ -90,7 +90,7 @@ export async function runAction(
     fn: request.action,
     instance: deps.instance,
     key: request.id,
-    reason: (!error && decision.eventReason) || eventReason(request.action, outcome),
+    reason: (!error && decision.eventReason) || error?.eventReason || eventReason(request.action, outcome),
     message: `${decision.message}${request.alert ? ` (alert ${request.alert.name}, fingerprint ${request.alert.fingerprint})` : ''}`,
     warning: (!error && decision.warning) || outcome === 'failed' || outcome === 'refused',
     involved: decision.involved ?? targetRef(request.target),
