@@ -2,27 +2,19 @@
 // parse the request → run the logic → answer; the Kubernetes client is created once in init().
 import type { IncomingHttpHeaders } from 'node:http';
 import { hostname } from 'node:os';
-import {
-  type ActionDeps,
-  type ActionLogic,
-  type ActionRequest,
-  answer,
-  errorAnswer,
-  type HttpAnswer,
-  parseCloudEventRequest,
-  parsePlainRequest,
-  runAction,
-} from './action.ts';
+import { answer, errorAnswer, type HttpAnswer } from './answer.ts';
 import { checkBearer } from './auth.ts';
 import { type ActionConfig, loadActionConfig } from './config.ts';
 import { readDeadLetter } from './dead-letter.ts';
+import type { ActionDeps, ActionLogic } from './decision.ts';
 import { attributeProblems, INVALID_CLOUDEVENT } from './envelope.ts';
 import { SelfhealError } from './errors.ts';
 import type { ActionName } from './events.ts';
 import { createKube, type KubeConfig, type KubeOps } from './kube.ts';
 import { createLogger, type Logger } from './log.ts';
 import { oidcAuthorizer } from './oidc.ts';
-import { recordDeadLetter } from './report.ts';
+import { recordDeadLetter, runAction } from './report.ts';
+import { type ActionRequest, parseCloudEventRequest, parsePlainRequest } from './request.ts';
 
 export type InvocationContext = {
   headers: IncomingHttpHeaders;

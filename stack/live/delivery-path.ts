@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { type RunningAlertmanager, startAlertmanager } from '../../devkit/alertmanager.ts';
-import type { ActionLogic } from '../../functions/lib/action.ts';
+import type { ActionLogic } from '../../functions/lib/decision.ts';
 import { ACTIONS, type ActionName } from '../../functions/lib/events.ts';
 import { redeploy } from '../../functions/redeploy/redeploy.ts';
 import { restartPod } from '../../functions/restart-pod/restart-pod.ts';
