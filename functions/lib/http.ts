@@ -33,6 +33,12 @@ function readAnswer(res: IncomingMessage): Promise<HttpResponse> {
   });
 }
 
+// The error of a request on a reused kept-alive connection that the server had closed meanwhile.
+function isStaleSocket(err: unknown): boolean {
+  const { code, staleSocket } = err as { code?: string; staleSocket?: boolean };
+  return staleSocket === true && (code === 'ECONNRESET' || code === 'EPIPE');
+}
+
 export function createHttpSender({ connections = 16 }: { connections?: number } = {}): HttpSender {
   const options = { keepAlive: true, maxSockets: connections, maxFreeSockets: connections };
   const agents = { http: new HttpAgent(options), https: new HttpsAgent(options) };
@@ -51,17 +57,26 @@ export function createHttpSender({ connections = 16 }: { connections?: number } 
       try {
         const target = new URL(url);
         const https = target.protocol === 'https:';
-        return await new Promise<HttpResponse>((resolve, reject) => {
-          const req = (https ? httpsRequest : httpRequest)(target, {
-            method: 'POST',
-            headers: { ...message.headers, 'content-length': String(Buffer.byteLength(message.body)) },
-            agent: https ? agents.https : agents.http,
-            signal: controller.signal,
+        const send = () =>
+          new Promise<HttpResponse>((resolve, reject) => {
+            const req = (https ? httpsRequest : httpRequest)(target, {
+              method: 'POST',
+              headers: { ...message.headers, 'content-length': String(Buffer.byteLength(message.body)) },
+              agent: https ? agents.https : agents.http,
+              signal: controller.signal,
+            });
+            req.on('response', (res) => readAnswer(res).then(resolve, reject));
+            req.on('error', (err) => reject(Object.assign(err, { staleSocket: req.reusedSocket })));
+            req.end(message.body);
           });
-          req.on('response', (res) => readAnswer(res).then(resolve, reject));
-          req.on('error', reject);
-          req.end(message.body);
-        });
+        try {
+          return await send();
+        } catch (err) {
+          // A kept connection the server closed as it was reused fails before any answer: sent again once, on a new
+          // connection (Node's documented remedy). Safe: a delivery is an event whose id makes a repeat a no-op.
+          if (!isStaleSocket(err) || controller.signal.aborted) throw err;
+          return await send();
+        }
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener('abort', abandon);
