@@ -165,11 +165,21 @@ async function recordingWebhook(t: ExecutionContext) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/selfheal`, received };
 }
 
-test('an alert that returns after a verified restart escalates to redeploy; its resolution heals the episode', async (t) => {
-  const { name: ns, kc } = await useNamespace(t, 'loop-heal');
+// A namespace with the project's RBAC and Deployment web of two ready pods, at most one unavailable.
+async function webOfTwo(t: ExecutionContext, prefix: string) {
+  const namespace = await useNamespace(t, prefix);
+  const { name: ns, kc } = namespace;
   await applyRbac(kc, ns);
   await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 1 });
-  const [a] = await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2));
+  return { ...namespace, pods: await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2)) };
+}
+
+test('an alert that returns after a verified restart escalates to redeploy; its resolution heals the episode', async (t) => {
+  const {
+    name: ns,
+    kc,
+    pods: [a],
+  } = await webOfTwo(t, 'loop-heal');
   const time = clock();
   const { router } = await startLoop(t, ns, time);
 
@@ -259,10 +269,11 @@ test('an alert that returns after a verified restart escalates to redeploy; its 
 });
 
 test('a resolution in a dry run, or on a workload opted out since, closes no episode and writes nothing', async (t) => {
-  const { name: ns, kc } = await useNamespace(t, 'loop-quiet');
-  await applyRbac(kc, ns);
-  await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 1 });
-  const [a] = await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2));
+  const {
+    name: ns,
+    kc,
+    pods: [a],
+  } = await webOfTwo(t, 'loop-quiet');
   const time = clock();
   const { router, urls } = await startLoop(t, ns, time);
   const first = {
@@ -314,10 +325,11 @@ test('a resolution in a dry run, or on a workload opted out since, closes no epi
 });
 
 test('a breaker that opens while no human can be told still says so: a BreakerOpened Event, and 503 so the alert comes back', async (t) => {
-  const { name: ns, kc } = await useNamespace(t, 'loop-untold');
-  await applyRbac(kc, ns);
-  await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 1 });
-  const [a, b] = await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2));
+  const {
+    name: ns,
+    kc,
+    pods: [a, b],
+  } = await webOfTwo(t, 'loop-untold');
   const time = clock();
   // A budget of one action, and a notification webhook nobody answers.
   const { urls } = await startLoop(t, ns, time, {
@@ -341,10 +353,7 @@ test('a breaker that opens while no human can be told still says so: a BreakerOp
 });
 
 test('a failure no action cures walks restart-pod → redeploy → scale, trips the breaker and tells a human; cleared, it acts again', async (t) => {
-  const { name: ns, kc, cluster } = await useNamespace(t, 'loop-breaker');
-  await applyRbac(kc, ns);
-  await createDeployment(kc, ns, 'web', { replicas: 2, maxUnavailable: 1 });
-  await markReady(kc, ns, await waitForPods(kc, ns, 'web', 2));
+  const { name: ns, kc, cluster } = await webOfTwo(t, 'loop-breaker');
   const am = await startAlertmanager(
     alertmanagerBinary(),
     () => 'route:\n  receiver: pager\nreceivers:\n  - name: pager\n',

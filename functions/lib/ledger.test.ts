@@ -135,11 +135,14 @@ test('a failed claim of the same event is replayed, not planned anew; an id of a
 test('a cooldown or a window longer than a day keeps the actions it counts', (t) => {
   const week = 7 * 86_400;
   const history = [{ id: 'two-days', action: 'restart-pod' as const, at: ago(2 * 86_400) }];
+  // The ledger once a scale finishes, under `rules`.
+  const afterScale = (rules: typeof policy) =>
+    readLedger(
+      doneAnnotations({ last: undefined, history }, record({ id: 's', action: 'scale' }), now, rules),
+    );
   const long = { ...policy, cooldownSeconds: week };
   // Another action finishes: the restart two days ago stays, and still holds restart-pod back.
-  const after = readLedger(
-    doneAnnotations({ last: undefined, history }, record({ id: 's', action: 'scale' }), now, long),
-  );
+  const after = afterScale(long);
   t.deepEqual(
     after.history.map((e) => e.id),
     ['two-days', 's'],
@@ -149,17 +152,13 @@ test('a cooldown or a window longer than a day keeps the actions it counts', (t)
     reason: 'cooldown',
   });
   const wide = { ...policy, budget: { max: 2, windowSeconds: week } };
-  const counted = readLedger(
-    doneAnnotations({ last: undefined, history }, record({ id: 's', action: 'scale' }), now, wide),
-  );
+  const counted = afterScale(wide);
   t.like(checkLedger(counted, { id: 'n', action: 'redeploy', now }, wide), {
     kind: 'skip',
     reason: 'budget-exhausted',
   });
   // With the day's default, the same entry is dropped.
-  const daily = readLedger(
-    doneAnnotations({ last: undefined, history }, record({ id: 's', action: 'scale' }), now, policy),
-  );
+  const daily = afterScale(policy);
   t.deepEqual(
     daily.history.map((e) => e.id),
     ['s'],
